@@ -1,0 +1,68 @@
+"""One typed settings object: env vars ``COUNTERSIGNAL_*`` and an optional TOML file.
+
+The TOML file is read from ``COUNTERSIGNAL_CONFIG`` (default ``./countersignal.toml`` when it
+exists); environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Limits(BaseSettings):
+    """Hostile-input limits, enforced before any decoder runs."""
+
+    model_config = SettingsConfigDict(env_prefix="COUNTERSIGNAL_LIMIT_")
+
+    max_file_bytes: int = 512 * 1024 * 1024
+    max_image_bytes: int = 64 * 1024 * 1024
+    max_image_pixels: int = 64_000_000
+    max_video_bytes: int = 2 * 1024 * 1024 * 1024
+    max_video_seconds: int = 4 * 3600
+    max_text_bytes: int = 16 * 1024 * 1024
+    max_json_bytes: int = 8 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COUNTERSIGNAL_", env_nested_delimiter="__")
+
+    home: Path = Field(default=Path("./.countersignal"), description="data directory")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in home")
+    index_dir: Path | None = None
+    refdata: Path = Field(default=Path("../shared/data"), description="reference data for evals")
+    limits: Limits = Field(default_factory=Limits)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.home / 'countersignal.db').resolve()}"
+
+    @property
+    def effective_index_dir(self) -> Path:
+        path = self.index_dir or (self.home / "indexes")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def _toml_values() -> dict:
+    path = Path(os.environ.get("COUNTERSIGNAL_CONFIG", "countersignal.toml"))
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (env over TOML over defaults)."""
+    file_values = _toml_values()
+    env_set = {k for k in Settings.model_fields if f"COUNTERSIGNAL_{k.upper()}" in os.environ}
+    return Settings(**{k: v for k, v in file_values.items() if k not in env_set})
