@@ -108,7 +108,7 @@ def import_all_models() -> None:
                 raise
 
 
-def migrate(url: str, revision: str = "head") -> None:
+def migrate(url: str, revision: str = "heads") -> None:
     """Upgrade the database at ``url`` to ``revision`` with Alembic."""
     from alembic import command
 
