@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in home")
     index_dir: Path | None = None
     refdata: Path = Field(default=Path("../shared/data"), description="reference data for evals")
+    organisation: str = Field(default="org_local", description="organisation the CLI acts for")
     limits: Limits = Field(default_factory=Limits)
 
     @property

@@ -1,14 +1,23 @@
 """The ``countersignal`` command (Typer). Thin: every command calls a service function.
 
 Each capability keeps its commands in ``countersignal/cli/<capability>.py`` and registers them
-in ``register()`` below, so the command tree shows the architecture.
+in ``register()`` below, so the command tree shows the architecture. ``run`` maps the one
+exception family to exit codes and clear messages.
 """
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Countersignal: TVEC signals, banks, matching.")
+from countersignal.errors import CountersignalError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Countersignal: hash, bank, match and share signals of terrorist content.",
+    pretty_exceptions_enable=False,
+)
 
 
 @app.command()
@@ -24,9 +33,19 @@ def register() -> None:
     import importlib
 
     for module in (
-        # "countersignal.cli.<capability>",  each exposes register(app)
+        "countersignal.cli.core",
+        "countersignal.cli.banks",
     ):
         importlib.import_module(module).register(app)
 
 
 register()
+
+
+def run() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except CountersignalError as exc:
+        typer.secho(f"error: {exc.message}", fg="red", err=True)
+        sys.exit(exc.exit_code)

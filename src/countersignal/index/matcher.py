@@ -1,0 +1,291 @@
+"""The matcher: one index per signal type, kept current from the signal change log.
+
+Every bank write appends to ``signal_changes`` in its own transaction; ``Matcher.sync`` applies
+the log tail to the in-memory indexes, so a new signal is matchable at once in this process and
+within one poll in any other — no rebuilds. A snapshot stores each index plus the last sequence
+number applied, so a restart loads it and replays only the tail.
+
+PostgreSQL hands out sequence numbers at insert time, not commit time, so a transaction that
+commits late can land *behind* rows already applied. Missing numbers ("holes") are therefore
+re-read for ``HOLE_PATIENCE_S`` seconds before being given up as rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from countersignal.banks.models import Bank, BankItem, Signal, SignalChange
+from countersignal.errors import InvalidInput
+from countersignal.index.base import SignalIndex
+from countersignal.signals import Signal as ContentSignal
+from countersignal.signals import get_signal_type
+
+HOLE_PATIENCE_S = 300.0
+SYNC_BATCH = 20_000
+MANIFEST = "matcher.json"
+
+
+def index_class(signal_type: str) -> type[SignalIndex]:
+    """The index kind for a signal type: distance types get a range index, the rest exact maps."""
+    from countersignal.index.exact import ExactIndex
+    from countersignal.index.pdq import PDQIndex
+    from countersignal.index.text import TextNearIndex
+    from countersignal.index.video import VideoIndex
+
+    special = {"pdq": PDQIndex, "vpdq": VideoIndex, "text_near": TextNearIndex}
+    return special.get(signal_type, ExactIndex)
+
+
+@dataclass(frozen=True)
+class IndexHit:
+    signal_id: int
+    signal_type: str
+    distance: float
+    query_value: str
+    extra: dict = field(default_factory=dict)
+
+
+class Matcher:
+    """Per-signal-type indexes over every bank's signals in one database."""
+
+    def __init__(self, factory: sessionmaker[Session], snapshot_dir: Path | None = None) -> None:
+        self._factory = factory
+        self._snapshot_dir = snapshot_dir
+        self._indexes: dict[str, SignalIndex] = {}
+        self._lock = threading.RLock()
+        self.applied_seq = 0
+        self._holes: dict[int, float] = {}
+        self.ready = False
+        self.last_sync = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def load(self) -> Matcher:
+        """Load the snapshot if there is a usable one, then replay the log tail."""
+        with self._lock:
+            manifest = self._read_manifest()
+            if manifest:
+                for stype in manifest["types"]:
+                    self._indexes[stype] = index_class(stype).load(self._snapshot_path(stype))
+                self.applied_seq = int(manifest["seq"])
+                self._holes = {int(s): time.monotonic() for s in manifest.get("holes", [])}
+            self.sync()
+            self.ready = True
+        return self
+
+    def _read_manifest(self) -> dict | None:
+        if self._snapshot_dir is None:
+            return None
+        path = self._snapshot_dir / MANIFEST
+        if not path.is_file():
+            return None
+        manifest = json.loads(path.read_text())
+        if not all(self._snapshot_path(t).is_file() for t in manifest["types"]):
+            return None
+        return manifest
+
+    def _snapshot_path(self, stype: str) -> Path:
+        assert self._snapshot_dir is not None
+        return self._snapshot_dir / f"{stype}.idx"
+
+    def save(self) -> Path:
+        """Write every index, then the manifest naming the sequence number they reflect."""
+        if self._snapshot_dir is None:
+            raise InvalidInput("this matcher has no snapshot directory")
+        self._snapshot_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            for stype, index in self._indexes.items():
+                index.save(self._snapshot_path(stype))
+            manifest = {
+                "seq": self.applied_seq,
+                "holes": sorted(self._holes),
+                "types": sorted(self._indexes),
+                "sizes": {t: len(i) for t, i in self._indexes.items()},
+            }
+        path = self._snapshot_dir / MANIFEST
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(manifest))
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return path
+
+    # --- keeping current -------------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Apply every change logged since the last sync; returns how many were applied."""
+        applied = 0
+        with self._lock, self._factory() as session:
+            while True:
+                rows = self._fetch_changes(session)
+                if not rows:
+                    break
+                self._apply(rows)
+                applied += len(rows)
+                if len(rows) < SYNC_BATCH:
+                    break
+            self.last_sync = time.monotonic()
+        return applied
+
+    def _fetch_changes(self, session: Session) -> list[SignalChange]:
+        now = time.monotonic()
+        self._holes = {s: t for s, t in self._holes.items() if now - t < HOLE_PATIENCE_S}
+        condition = SignalChange.seq > self.applied_seq
+        if self._holes:
+            condition = or_(condition, SignalChange.seq.in_(list(self._holes)))
+        rows = list(
+            session.scalars(
+                select(SignalChange).where(condition).order_by(SignalChange.seq).limit(SYNC_BATCH)
+            )
+        )
+        expected = self.applied_seq + 1
+        for row in rows:
+            self._holes.pop(row.seq, None)
+            if row.seq > self.applied_seq:
+                self._holes.update({s: now for s in range(expected, row.seq)})
+                expected = row.seq + 1
+                self.applied_seq = row.seq
+        return rows
+
+    def _apply(self, rows: Sequence[SignalChange]) -> None:
+        # Group consecutive runs of the same (type, op) so indexes get batched calls in order.
+        run: list[SignalChange] = []
+        for row in rows:
+            if run and (run[-1].type, run[-1].op) != (row.type, row.op):
+                self._apply_run(run)
+                run = []
+            run.append(row)
+        if run:
+            self._apply_run(run)
+
+    def _apply_run(self, run: list[SignalChange]) -> None:
+        stype, op = run[0].type, run[0].op
+        index = self._indexes.get(stype)
+        if index is None:
+            index = self._indexes[stype] = index_class(stype)()
+        if op == "add":
+            index.add([r.signal_id for r in run], [r.value for r in run])
+        else:
+            index.remove([r.signal_id for r in run])
+
+    # --- querying ---------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        with self._lock:
+            return {
+                "ready": self.ready,
+                "applied_seq": self.applied_seq,
+                "pending_holes": len(self._holes),
+                "indexes": {t: len(i) for t, i in sorted(self._indexes.items())},
+            }
+
+    def query(
+        self, signals: Sequence[ContentSignal], thresholds: dict[str, float] | None = None
+    ) -> list[IndexHit]:
+        """Every stored signal within its type's threshold of any of ``signals``."""
+        thresholds = thresholds or {}
+        hits: list[IndexHit] = []
+        for sig in signals:
+            index = self._indexes.get(sig.type)
+            if index is None or sig.meta.get("unreliable"):
+                continue
+            stype = get_signal_type(sig.type)
+            threshold = thresholds.get(sig.type, stype.default_threshold)
+            for found in index.query(sig.value, threshold):
+                signal_id, distance, *rest = found
+                extra = rest[0] if rest and isinstance(rest[0], dict) else {}
+                hits.append(IndexHit(int(signal_id), sig.type, distance, sig.value, extra))
+        return hits
+
+
+# --- service: matches with their bank metadata ----------------------------------------------
+
+
+@dataclass
+class MatchResult:
+    signal_id: int
+    signal_type: str
+    signal_value: str
+    distance: float
+    query_value: str
+    bank_id: str
+    bank_name: str
+    bank_trusted: bool
+    item_id: str
+    external_id: str | None
+    source: str
+    source_ref: str | None
+    labels: list[dict]
+    tlp: str
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def match_signals(
+    session: Session,
+    matcher: Matcher,
+    organisation_id: str,
+    signals: Sequence[ContentSignal],
+    *,
+    thresholds: dict[str, float] | None = None,
+    bank_ids: Sequence[str] | None = None,
+) -> list[MatchResult]:
+    """Matches among this organisation's enabled banks, with labels and provenance."""
+    hits = matcher.query(signals, thresholds)
+    if not hits:
+        return []
+    best: dict[int, IndexHit] = {}
+    for hit in hits:
+        if hit.signal_id not in best or hit.distance < best[hit.signal_id].distance:
+            best[hit.signal_id] = hit
+    query = (
+        select(Signal, BankItem, Bank)
+        .join(BankItem, BankItem.id == Signal.item_id)
+        .join(Bank, Bank.id == Signal.bank_id)
+        .where(
+            Signal.id.in_(list(best)),
+            Bank.organisation_id == organisation_id,
+            Bank.matching_enabled.is_(True),
+            BankItem.revoked_at.is_(None),
+        )
+    )
+    if bank_ids is not None:
+        query = query.where(Bank.id.in_(list(bank_ids)))
+    results = []
+    for sig, item, bank in session.execute(query):
+        hit = best[sig.id]
+        results.append(
+            MatchResult(
+                signal_id=sig.id,
+                signal_type=sig.type,
+                signal_value=sig.value,
+                distance=hit.distance,
+                query_value=hit.query_value,
+                bank_id=bank.id,
+                bank_name=bank.name,
+                bank_trusted=bank.trusted,
+                item_id=item.id,
+                external_id=item.external_id,
+                source=item.source,
+                source_ref=item.source_ref,
+                labels=[
+                    {"kind": lb.kind, "value": lb.value, "reference": lb.reference}
+                    for lb in item.labels
+                ],
+                tlp=item.tlp or bank.tlp,
+                extra=hit.extra,
+            )
+        )
+    results.sort(key=lambda r: (r.distance, r.bank_name, r.signal_id))
+    return results
