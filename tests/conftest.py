@@ -30,7 +30,7 @@ def pg_server() -> Iterator[str]:
     """A reachable PostgreSQL admin URL; skips locally (never in CI) when there is none."""
     try:
         _pg_admin_connect().close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if IN_CI:
             pytest.fail(f"PostgreSQL unreachable under CI: {exc}")
         pytest.skip(f"PostgreSQL unreachable ({exc}); set COUNTERSIGNAL_TEST_PG_URL")
@@ -83,7 +83,9 @@ def session_factory(migrated_db_url: str):
 @pytest.fixture(scope="session")
 def refdata() -> Path:
     """The shared reference data folder; skips cleanly when absent."""
-    path = Path(os.environ.get("COUNTERSIGNAL_REFDATA", Path(__file__).parents[1] / "../shared/data"))
+    path = Path(
+        os.environ.get("COUNTERSIGNAL_REFDATA", Path(__file__).parents[1] / "../shared/data")
+    )
     if not path.is_dir():
         pytest.skip(f"reference data not found at {path} (set COUNTERSIGNAL_REFDATA)")
     return path.resolve()
