@@ -1,0 +1,145 @@
+"""The matcher keeps indexes current from the change log, snapshots, and scopes results."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from sqlalchemy import select
+
+from countersignal.banks import service
+from countersignal.banks.models import SignalChange
+from countersignal.banks.service import ItemInput, LabelInput, SignalInput
+from countersignal.errors import NotFound
+from countersignal.index.matcher import Matcher, match_signals
+from countersignal.signals import Signal
+
+ORG, OTHER = "org_a", "org_b"
+
+
+def random_pdq(rng: random.Random) -> str:
+    return f"{rng.getrandbits(256):064x}"
+
+
+def flip(hex_hash: str, bits: int, rng: random.Random) -> str:
+    value = int(hex_hash, 16)
+    for bit in rng.sample(range(256), bits):
+        value ^= 1 << bit
+    return f"{value:064x}"
+
+
+def _add(session_factory, bank_name: str, signals: list[SignalInput], org: str = ORG, **kw):
+    with session_factory.begin() as s:
+        try:
+            bank = service.get_bank(s, org, bank_name)
+        except NotFound:  # first use creates it
+            bank = service.create_bank(s, organisation_id=org, name=bank_name)
+        return service.add_item(s, bank, ItemInput(signals=signals, **kw)).id
+
+
+def test_match_add_remove_without_rebuild(session_factory, tmp_path):
+    rng = random.Random(7)
+    stored = [random_pdq(rng) for _ in range(200)]
+    for n, value in enumerate(stored):
+        _add(
+            session_factory,
+            "known",
+            [SignalInput("pdq", value)],
+            external_id=f"k{n}",
+            labels=[LabelInput("tier", "crisis")],
+            source="partner-x",
+        )
+    matcher = Matcher(session_factory, tmp_path / "idx").load()
+    assert matcher.status()["indexes"]["pdq"] == 200
+
+    query = Signal("pdq", flip(stored[42], 20, rng), quality=100)
+    with session_factory() as s:
+        found = match_signals(s, matcher, ORG, [query])
+        assert [(m.external_id, m.distance) for m in found] == [("k42", 20)]
+        assert found[0].labels == [{"kind": "tier", "value": "crisis", "reference": None}]
+        assert found[0].source == "partner-x" and found[0].bank_name == "known"
+        # Another organisation never sees this organisation's banks.
+        assert match_signals(s, matcher, OTHER, [query]) == []
+        # A tighter threshold excludes it.
+        assert match_signals(s, matcher, ORG, [query], thresholds={"pdq": 19}) == []
+
+    fresh = random_pdq(rng)
+    new_item = _add(session_factory, "known", [SignalInput("pdq", fresh)])
+    assert matcher.sync() == 1
+    with session_factory() as s:
+        assert [m.item_id for m in match_signals(s, matcher, ORG, [Signal("pdq", fresh)])] == [
+            new_item
+        ]
+        service.remove_item(s, service.get_item(s, ORG, new_item))
+        s.commit()
+    matcher.sync()
+    with session_factory() as s:
+        assert match_signals(s, matcher, ORG, [Signal("pdq", fresh)]) == []
+
+
+def test_unreliable_query_signals_are_skipped(session_factory, tmp_path):
+    value = random_pdq(random.Random(1))
+    _add(session_factory, "b", [SignalInput("pdq", value)])
+    matcher = Matcher(session_factory).load()
+    with session_factory() as s:
+        weak = Signal("pdq", value, quality=10, meta={"unreliable": True})
+        assert match_signals(s, matcher, ORG, [weak]) == []
+        assert len(match_signals(s, matcher, ORG, [Signal("pdq", value, quality=90)])) == 1
+
+
+def test_exact_types_and_disabled_or_revoked_banks(session_factory):
+    digest = hashlib.md5(b"file").hexdigest()
+    item = _add(session_factory, "files", [SignalInput("md5", digest)])
+    matcher = Matcher(session_factory).load()
+    with session_factory() as s:
+        assert len(match_signals(s, matcher, ORG, [Signal("md5", digest)])) == 1
+        bank = service.get_bank(s, ORG, "files")
+        service.update_bank(s, bank, matching_enabled=False)
+        s.commit()
+        assert match_signals(s, matcher, ORG, [Signal("md5", digest)]) == []
+        service.update_bank(s, bank, matching_enabled=True)
+        service.revoke_item(s, service.get_item(s, ORG, item))
+        s.commit()
+    matcher.sync()
+    with session_factory() as s:
+        assert match_signals(s, matcher, ORG, [Signal("md5", digest)]) == []
+
+
+def test_snapshot_then_replay_only_the_tail(session_factory, tmp_path):
+    rng = random.Random(3)
+    first = [random_pdq(rng) for _ in range(50)]
+    for value in first:
+        _add(session_factory, "b", [SignalInput("pdq", value)])
+    matcher = Matcher(session_factory, tmp_path / "idx").load()
+    matcher.save()
+    seq_at_snapshot = matcher.applied_seq
+
+    later = random_pdq(rng)
+    _add(session_factory, "b", [SignalInput("pdq", later)])
+    restarted = Matcher(session_factory, tmp_path / "idx")
+    restarted.load()
+    assert restarted.applied_seq == seq_at_snapshot + 1
+    assert restarted.status()["indexes"]["pdq"] == 51
+    with session_factory() as s:
+        for value in (first[0], later):
+            assert len(match_signals(s, restarted, ORG, [Signal("pdq", value)])) == 1
+
+
+def test_late_committed_sequence_numbers_are_not_skipped(session_factory):
+    """A change whose sequence number is below one already applied (a late commit) still lands."""
+    rng = random.Random(5)
+    a, b, c = (random_pdq(rng) for _ in range(3))
+    item_a = _add(session_factory, "b", [SignalInput("pdq", a)])
+    matcher = Matcher(session_factory).load()
+    with session_factory.begin() as s:
+        base = s.scalar(select(SignalChange.seq).order_by(SignalChange.seq.desc()).limit(1))
+        sig_id = service.get_item(s, ORG, item_a).signals[0].id
+        s.add(SignalChange(seq=base + 2, signal_id=sig_id + 1000, type="pdq", value=c, op="add"))
+    matcher.sync()
+    assert matcher.status()["pending_holes"] == 1
+    with session_factory.begin() as s:
+        s.add(SignalChange(seq=base + 1, signal_id=sig_id + 1001, type="pdq", value=b, op="add"))
+    matcher.sync()
+    assert matcher.status()["pending_holes"] == 0
+    hits = {h.signal_id for h in matcher.query([Signal("pdq", b), Signal("pdq", c)])}
+    assert hits == {sig_id + 1000, sig_id + 1001}
