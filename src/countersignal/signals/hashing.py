@@ -1,0 +1,198 @@
+"""Hash any content: detect its kind from magic bytes and compute every signal that applies.
+
+One entry point per input shape (file path, bytes, folder batch) so the CLI, the API and
+workers hash the same way. Every hostile-input limit is enforced before a decoder runs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from countersignal.errors import (
+    ContentTooLarge,
+    CountersignalError,
+    InvalidInput,
+    NotFound,
+    UnsupportedContent,
+)
+from countersignal.settings import Limits, get_settings
+from countersignal.signals.base import Signal
+from countersignal.signals.file import MD5, SHA256, VideoMD5, digest_bytes, digest_file, sniff_kind
+from countersignal.signals.pdq import hash_image
+from countersignal.signals.text import hash_text
+from countersignal.signals.video import hash_video
+
+SNIFF_BYTES = 512
+
+
+@dataclass(frozen=True)
+class HashResult:
+    """Outcome for one file of a batch: its signals, or why it could not be hashed."""
+
+    path: str
+    signals: list[Signal] = field(default_factory=list)
+    error: str | None = None
+
+
+def hash_file(
+    path: str | Path, *, dihedral: bool = False, limits: Limits | None = None
+) -> list[Signal]:
+    """Every signal of a file: image -> pdq, md5, sha256; video -> video_md5, vpdq, sha256;
+    UTF-8 text -> text_exact, text_near, md5, sha256; anything else -> md5, sha256.
+    """
+    limits = limits or get_settings().limits
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise InvalidInput(f"{path} is not a regular file")
+        with path.open("rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+    except FileNotFoundError:
+        raise NotFound(f"no such file: {path}") from None
+    except PermissionError:
+        raise InvalidInput(f"cannot read {path}: permission denied") from None
+    _check_size(size, limits)
+    kind = sniff_kind(head)
+    if kind == "video":
+        md5, sha256 = digest_file(path)
+        return [
+            Signal(VideoMD5.name, md5),
+            hash_video(path, limits=limits),
+            Signal(SHA256.name, sha256),
+        ]
+    if kind == "other":
+        md5, sha256 = digest_file(path)
+        return [Signal(MD5.name, md5), Signal(SHA256.name, sha256)]
+    cap = limits.max_image_bytes if kind == "image" else limits.max_text_bytes
+    if size > cap:
+        raise ContentTooLarge(f"{kind} is {size} bytes; the limit is {cap}", detail={"limit": cap})
+    return _hash_small(path.read_bytes(), kind, dihedral=dihedral, limits=limits)
+
+
+def hash_bytes(
+    data: bytes,
+    *,
+    filename: str | None = None,
+    content_type: str | None = None,
+    dihedral: bool = False,
+    limits: Limits | None = None,
+) -> list[Signal]:
+    """Like :func:`hash_file` for content in memory.
+
+    The kind comes from magic bytes; ``filename`` and ``content_type`` are the sender's
+    claims and only sharpen errors: content declared as text that is not UTF-8 raises
+    :class:`UnsupportedContent` instead of silently getting digests only.
+    """
+    limits = limits or get_settings().limits
+    _check_size(len(data), limits)
+    kind = sniff_kind(data[:SNIFF_BYTES])
+    declared_text = (content_type or "").startswith("text/") or (filename or "").endswith(".txt")
+    if kind == "other" and declared_text:
+        _decode_text(data)  # raises the clear error
+    if kind == "video":
+        with tempfile.TemporaryDirectory(prefix="countersignal-") as folder:
+            path = Path(folder) / "video"
+            path.write_bytes(data)
+            vpdq = hash_video(path, limits=limits)
+        md5, sha256 = digest_bytes(data)
+        return [Signal(VideoMD5.name, md5), vpdq, Signal(SHA256.name, sha256)]
+    if kind == "other":
+        md5, sha256 = digest_bytes(data)
+        return [Signal(MD5.name, md5), Signal(SHA256.name, sha256)]
+    return _hash_small(data, kind, dihedral=dihedral, limits=limits)
+
+
+def _check_size(size: int, limits: Limits) -> None:
+    if size == 0:
+        raise UnsupportedContent("empty content")
+    if size > limits.max_file_bytes:
+        raise ContentTooLarge(
+            f"content is {size} bytes; the limit is {limits.max_file_bytes}",
+            detail={"bytes": size, "limit": limits.max_file_bytes},
+        )
+
+
+def _hash_small(data: bytes, kind: str, *, dihedral: bool, limits: Limits) -> list[Signal]:
+    md5, sha256 = digest_bytes(data)
+    digests = [Signal(MD5.name, md5), Signal(SHA256.name, sha256)]
+    if kind == "image":
+        return hash_image(data, dihedral, limits=limits) + digests
+    if len(data) > limits.max_text_bytes:
+        raise ContentTooLarge(f"text is {len(data)} bytes; the limit is {limits.max_text_bytes}")
+    try:
+        return hash_text(_decode_text(data)) + digests
+    except UnsupportedContent:
+        raise
+    except InvalidInput:  # nothing left after normalisation: digests still identify the file
+        return digests
+
+
+def _decode_text(data: bytes) -> str:
+    """Strict UTF-8 (a BOM is dropped). No guessing of legacy encodings: a wrong guess would
+    give a text hash that silently never matches, which is worse than a clear error.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnsupportedContent(
+            f"text is not valid UTF-8 (byte {exc.start}); re-encode it as UTF-8",
+            detail={"byte": exc.start},
+        ) from None
+
+
+def _expand(paths: Iterable[str | Path]) -> Iterator[str]:
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    yield os.path.join(folder, name)
+        else:
+            yield str(path)
+
+
+def _hash_one(path: str, dihedral: bool, limits: Limits) -> HashResult:
+    try:
+        return HashResult(path, hash_file(path, dihedral=dihedral, limits=limits))
+    except CountersignalError as exc:
+        return HashResult(path, error=f"{type(exc).__name__}: {exc.message}")
+    except Exception as exc:
+        return HashResult(path, error=f"{type(exc).__name__}: {exc}")
+
+
+def iter_hash_paths(
+    paths: Iterable[str | Path],
+    *,
+    jobs: int = 1,
+    dihedral: bool = False,
+    limits: Limits | None = None,
+) -> Iterator[HashResult]:
+    """Hash files and folders (walked recursively, in sorted order), yielding results in order.
+
+    A file that cannot be hashed yields a result with ``error`` set and the batch goes on.
+    ``jobs > 1`` hashes in that many processes (the work is CPU-bound C code holding the GIL
+    in places, so threads would not scale).
+    """
+    limits = limits or get_settings().limits
+    files = _expand(paths)
+    if jobs <= 1:
+        for path in files:
+            yield _hash_one(path, dihedral, limits)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        batch = list(files)
+        count = len(batch)
+        yield from pool.map(
+            _hash_one,
+            batch,
+            [dihedral] * count,
+            [limits] * count,
+            chunksize=max(1, min(8, count // (4 * jobs))),
+        )
