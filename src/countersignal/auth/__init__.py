@@ -13,6 +13,7 @@ here (organisation, user, password, token) is written to the audit log in the sa
 from countersignal.auth.accounts import (
     create_organisation,
     create_user,
+    find_organisation,
     get_organisation,
     get_user,
     list_organisations,
@@ -46,6 +47,7 @@ __all__ = [
     "create_organisation",
     "create_user",
     "ensure_demo",
+    "find_organisation",
     "get_organisation",
     "get_token",
     "get_user",

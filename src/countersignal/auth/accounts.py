@@ -87,6 +87,16 @@ def get_organisation(session: Session, organisation_id: str, *, by: Principal) -
     return org
 
 
+def find_organisation(session: Session, id_or_name: str, *, by: Principal) -> Organisation:
+    """An organisation by id or by exact name (what people type at the command line)."""
+    org_id = session.scalar(
+        select(Organisation.id).where(
+            (Organisation.id == id_or_name) | (Organisation.name == id_or_name)
+        )
+    )
+    return get_organisation(session, org_id or id_or_name, by=by)
+
+
 def create_user(
     session: Session,
     *,
