@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -34,16 +33,9 @@ MATCH_COLUMNS = (
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files named, plus every file under folders named (sorted, symlinked dirs not followed)."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                files.extend(Path(root) / n for n in sorted(names))
-        else:
-            files.append(path)
-    return files
+    from countersignal.signals.hashing import expand_paths as walk
+
+    return [Path(p) for p in walk(paths)]
 
 
 def hash_with_progress(files: list[Path], *, jobs: int, dihedral: bool, label: str):

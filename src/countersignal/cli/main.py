@@ -35,6 +35,9 @@ def register() -> None:
     for module in (
         "countersignal.cli.core",
         "countersignal.cli.banks",
+        "countersignal.cli.admin",
+        "countersignal.cli.audit",
+        "countersignal.cli.backfill",
     ):
         importlib.import_module(module).register(app)
 

@@ -146,7 +146,8 @@ def _decode_text(data: bytes) -> str:
         ) from None
 
 
-def _expand(paths: Iterable[str | Path]) -> Iterator[str]:
+def expand_paths(paths: Iterable[str | Path]) -> Iterator[str]:
+    """Files named, plus every file under folders named (sorted; symlinked folders not followed)."""
     for item in paths:
         path = Path(item)
         if path.is_dir():
@@ -181,7 +182,7 @@ def iter_hash_paths(
     in places, so threads would not scale).
     """
     limits = limits or get_settings().limits
-    files = _expand(paths)
+    files = expand_paths(paths)
     if jobs <= 1:
         for path in files:
             yield _hash_one(path, dihedral, limits)
