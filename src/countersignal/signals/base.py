@@ -39,6 +39,8 @@ class SignalType(ABC):
     name: ClassVar[str]
     default_threshold: ClassVar[Distance]
     max_threshold: ClassVar[Distance]
+    # False where distance(query, candidate) depends on which side is the query (vpdq).
+    symmetric: ClassVar[bool] = True
 
     @classmethod
     @abstractmethod

@@ -25,7 +25,10 @@ from countersignal.signals.base import Signal, SignalType
 
 HEX_LENGTH = 64
 QUALITY_THRESHOLD = 50
-# Order of pdqhash.compute_dihedral's output (see pdqhash/bindings.pyx).
+# Order of pdqhash.compute_dihedral's output (see pdqhash/bindings.pyx), named as in PDQ's
+# reg-test-input/dih files. In Pillow terms: rot90 = ROTATE_90 (counter-clockwise),
+# flipx = FLIP_TOP_BOTTOM, flipy = FLIP_LEFT_RIGHT, flip_plus1 = TRANSPOSE,
+# flip_minus1 = TRANSVERSE.
 DIHEDRAL_TRANSFORMS = (
     "original",
     "rot90",

@@ -129,6 +129,7 @@ class VPDQ(SignalType):
     name: ClassVar[str] = "vpdq"
     default_threshold: ClassVar[float] = 20.0
     max_threshold: ClassVar[float] = 100.0
+    symmetric: ClassVar[bool] = False
 
     @classmethod
     def validate(cls, value: str) -> str:
