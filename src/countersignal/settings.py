@@ -29,6 +29,32 @@ class Limits(BaseSettings):
     max_json_bytes: int = 8 * 1024 * 1024
 
 
+class ApiSettings(BaseSettings):
+    """The HTTP service: what one caller may send and how often, URL fetching, matcher upkeep."""
+
+    model_config = SettingsConfigDict(env_prefix="COUNTERSIGNAL_API_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_upload_bytes: int = 256 * 1024 * 1024
+    # Per token, per process (see docs/api.md): sustained requests/s and burst; 0 turns it off.
+    rate_limit_per_s: float = 50.0
+    rate_limit_burst: int = 200
+    auth_failures_per_minute: int = 30
+    # A token that authenticated is trusted for this long without a database read.
+    auth_cache_s: float = 5.0
+    matcher_poll_s: float = 0.5
+    metrics_public: bool = False
+    # Fetching content by URL (SSRF risk): off unless switched on, allow-listed hosts only.
+    fetch_enabled: bool = False
+    fetch_allowed_hosts: list[str] = Field(default_factory=list)
+    fetch_max_bytes: int = 32 * 1024 * 1024
+    fetch_timeout_s: float = 10.0
+    # Tests only: lets the fetcher reach loopback/private addresses. Never in production.
+    fetch_allow_private: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COUNTERSIGNAL_", env_nested_delimiter="__")
 
@@ -38,6 +64,7 @@ class Settings(BaseSettings):
     refdata: Path = Field(default=Path("../shared/data"), description="reference data for evals")
     organisation: str = Field(default="org_local", description="organisation the CLI acts for")
     limits: Limits = Field(default_factory=Limits)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @property
     def effective_database_url(self) -> str:
