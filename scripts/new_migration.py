@@ -16,7 +16,6 @@ from pathlib import Path
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData
 
 from countersignal.db import Base, alembic_config, import_all_models, make_engine, migrate
 
@@ -38,15 +37,13 @@ def main(package: str, message: str) -> None:
         migrate(url)
         script = ScriptDirectory.from_config(alembic_config(url))
         heads = [r for r in script.get_revisions("heads") if package in (r.branch_labels or ())]
-        metadata = MetaData(naming_convention=Base.metadata.naming_convention)
-        for name in tables:
-            Base.metadata.tables[name].to_metadata(metadata)
+        needs = _branches_needed(package, tables, script)
         engine = make_engine(url)
         with engine.connect() as conn:
             ctx = MigrationContext.configure(
-                conn, opts={"target_metadata": metadata, "include_name": _only(tables)}
+                conn, opts={"target_metadata": Base.metadata, "include_object": _only(tables)}
             )
-            migration = produce_migrations(ctx, metadata)
+            migration = produce_migrations(ctx, Base.metadata)
             up = render_python_code(migration.upgrade_ops, migration_context=ctx)
             down = render_python_code(migration.downgrade_ops, migration_context=ctx)
         engine.dispose()
@@ -75,7 +72,7 @@ import countersignal.db
 revision = "{revision}"
 down_revision = {parent}
 branch_labels = {label}
-depends_on = None
+depends_on = {tuple(needs) if needs and not heads else None!r}
 
 
 def upgrade() -> None:
@@ -89,9 +86,37 @@ def downgrade() -> None:
     print(path)
 
 
+def _branches_needed(package: str, tables: set[str], script: ScriptDirectory) -> list[str]:
+    """Head revisions of the other packages whose tables ours reference by foreign key."""
+    owners = {
+        t.name: mapper.class_.__module__.split(".")[1]
+        for mapper in Base.registry.mappers
+        for t in mapper.tables
+    }
+    needed = {
+        owners[fk.column.table.name]
+        for name in tables
+        for fk in Base.metadata.tables[name].foreign_keys
+        if owners.get(fk.column.table.name, package) != package
+    }
+    return sorted(
+        r.revision
+        for r in script.get_revisions("heads")
+        if set(r.branch_labels or ()) & needed or _branch_of(r, script) & needed
+    )
+
+
+def _branch_of(revision, script: ScriptDirectory) -> set[str]:
+    labels: set[str] = set()
+    for rev in script.iterate_revisions(revision.revision, "base"):
+        labels |= set(rev.branch_labels or ())
+    return labels
+
+
 def _only(tables: set[str]):
-    def include(name, type_, _parent):
-        return type_ != "table" or name in tables
+    def include(obj, name, type_, _reflected, _compare_to):
+        table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+        return table in tables
 
     return include
 
