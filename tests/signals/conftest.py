@@ -36,26 +36,27 @@ def make_photo():
 
 @pytest.fixture(scope="session")
 def make_video(tmp_path_factory: pytest.TempPathFactory):
-    """``make_video(name, source, seconds, size, extra)``: an MP4 rendered by ffmpeg."""
+    """``make_video(name, source, seconds, size, extra)``: an MP4 rendered by ffmpeg from a
+    lavfi test source, or re-encoded from ``source`` when it is a path."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
     folder = tmp_path_factory.mktemp("videos")
 
     def make(
         name: str,
-        source: str = "testsrc2",
+        source: str | Path = "testsrc2",
         seconds: float = 3,
         size: str = "160x120",
         extra: tuple[str, ...] = (),
     ) -> Path:
         path = folder / name
         if not path.exists():
-            command = [
-                "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-                "-i", f"{source}=size={size}:rate=10:duration={seconds}",
-                *extra, "-pix_fmt", "yuv420p", str(path),
-            ]  # fmt: skip
-            subprocess.run(command, check=True, timeout=60)
+            if isinstance(source, Path):  # re-encode an existing video
+                inputs = ["-i", str(source)]
+            else:
+                inputs = ["-f", "lavfi", "-i", f"{source}=size={size}:rate=10", "-t", str(seconds)]
+            command = ["ffmpeg", "-v", "error", "-y", *inputs, *extra, "-pix_fmt", "yuv420p"]
+            subprocess.run([*command, str(path)], check=True, timeout=60)
         return path
 
     return make

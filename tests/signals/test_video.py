@@ -1,0 +1,109 @@
+"""vPDQ: hashing generated videos, the HMA value format, and the reference matching rule."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from countersignal.errors import InvalidSignal
+from countersignal.signals import hash_file, parse_vpdq
+from countersignal.signals.file import digest_file
+from countersignal.signals.pdq import PDQ
+from countersignal.signals.video import VPDQ, VpdqFrame, format_vpdq, hash_video, vpdq_match
+
+
+@pytest.fixture(scope="module")
+def videos(make_video):
+    original = make_video("orig.mp4", "testsrc2", 4)
+    return {
+        "original": original,
+        "reencoded": make_video(
+            "reenc.mp4", original, extra=("-crf", "35", "-vf", "scale=320:240,eq=brightness=0.05")
+        ),
+        "other": make_video("other.mp4", "mandelbrot", 4),
+        "clip": make_video("clip.mp4", "testsrc2", 2),
+    }
+
+
+def test_hash_file_gives_video_signals(videos) -> None:
+    signals = hash_file(videos["original"])
+    assert [s.type for s in signals] == ["video_md5", "vpdq", "sha256"]
+    md5, sha256 = digest_file(videos["original"])
+    assert signals[0].value == md5 and signals[2].value == sha256
+    frames = parse_vpdq(signals[1].value)
+    assert signals[1].meta["frames"] == len(frames) >= 4  # one frame per second
+    assert [f.frame_number for f in frames] == list(range(len(frames)))
+    assert all(b.timestamp > a.timestamp for a, b in zip(frames, frames[1:], strict=False))
+
+
+def test_reencoded_video_matches_and_other_does_not(videos) -> None:
+    original = hash_video(videos["original"]).value
+    reencoded = hash_video(videos["reencoded"]).value
+    other = hash_video(videos["other"]).value
+    assert VPDQ.distance(reencoded, original) <= VPDQ.default_threshold
+    assert VPDQ.distance(other, original) > VPDQ.default_threshold
+    assert VPDQ.compare(reencoded, [other, original]) == [(1, VPDQ.distance(reencoded, original))]
+
+
+def test_clip_matches_full_video_but_not_reverse(videos) -> None:
+    """Asymmetry: every frame of a 2 s clip is in the 4 s video, not the other way round."""
+    clip = hash_video(videos["clip"]).value
+    full = hash_video(videos["original"]).value
+    assert vpdq_match(clip, full).query_percent == 100.0
+    assert vpdq_match(full, clip).query_percent < 80.0
+    assert VPDQ.distance(clip, full) < VPDQ.distance(full, clip)
+
+
+def test_value_format_is_pytx_hma_compatible(videos) -> None:
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+    from threatexchange.extensions.vpdq.vpdq_util import json_to_vpdq, vpdq_to_json
+
+    ours = hash_video(videos["original"]).value
+    theirs = json_to_vpdq(ours)  # pytx parses our value
+    assert [f.pdq_hex for f in theirs] == [f.pdq_hex for f in parse_vpdq(ours)]
+    assert VPDQ.validate(vpdq_to_json(theirs)) == ours  # and we parse theirs
+    reencoded = hash_video(videos["reencoded"]).value
+    pytx = VPDQSignal.compare_hash(reencoded, ours)
+    assert pytx.distance.query_match_percent == vpdq_match(reencoded, ours).query_percent
+
+
+def test_matching_follows_the_reference_brute_force() -> None:
+    """Dedup, quality filter and both percentages as vpdq's brute-force matcher computes them."""
+    from threatexchange.extensions.vpdq.vpdq_brute_matcher import match_VPDQ_hash_brute
+    from threatexchange.extensions.vpdq.vpdq_util import json_to_vpdq
+
+    base = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+
+    def flipped(bits: int) -> str:
+        return f"{int(base, 16) ^ ((1 << bits) - 1):064x}"
+
+    query = [
+        VpdqFrame(base, 100, 0, 0.0),
+        VpdqFrame(base, 100, 1, 1.0),  # duplicate: counted once
+        VpdqFrame(flipped(40), 90, 2, 2.0),
+        VpdqFrame(flipped(120), 20, 3, 3.0),  # low quality: ignored
+        VpdqFrame(flipped(200), 80, 4, 4.0),
+    ]
+    candidate = [VpdqFrame(flipped(10), 100, 0, 0.0), VpdqFrame(flipped(100), 70, 1, 1.0)]
+    q, c = format_vpdq(query), format_vpdq(candidate)
+    reference = match_VPDQ_hash_brute(json_to_vpdq(q), json_to_vpdq(c), 50, 31)
+    ours = vpdq_match(q, c)
+    assert ours == (reference.query_match_percent, reference.compared_match_percent)
+    assert ours.query_percent == pytest.approx(200 / 3)
+    assert PDQ.distance(base, flipped(10)) == 10
+
+
+def test_video_with_no_usable_frame_only_matches_itself() -> None:
+    low = format_vpdq([VpdqFrame("0" * 64, 10, 0, 0.0)])
+    other = format_vpdq([VpdqFrame("0" * 63 + "1", 10, 0, 0.0)])
+    assert VPDQ.distance(low, low) == 0
+    assert VPDQ.distance(low, other) == 100
+
+
+@pytest.mark.parametrize(
+    "bad", ["[]", json.dumps(["x" * 64 + ",100,0"]), json.dumps([["a", 1]]), "[1, 2]"]
+)
+def test_parse_rejects_malformed(bad: str) -> None:
+    with pytest.raises(InvalidSignal):
+        parse_vpdq(bad)
