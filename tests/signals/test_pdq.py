@@ -163,6 +163,6 @@ def test_hex_to_words_rejects_bad_hashes(bad: list[str]) -> None:
 def test_wrapper_keeps_pdqhash_output(make_photo) -> None:
     """Our hex conversion is the same bits pdqhash computes, in pytx's bit order."""
     image = make_photo(7)
-    vector, quality = pdqhash.compute(np.asarray(image))
+    vector, _quality = pdqhash.compute(np.asarray(image))
     bits = "".join(str(int(b)) for b in vector)
     assert _hash(image) == f"{int(bits, 2):064x}"

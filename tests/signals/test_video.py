@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -34,7 +35,7 @@ def test_hash_file_gives_video_signals(videos) -> None:
     frames = parse_vpdq(signals[1].value)
     assert signals[1].meta["frames"] == len(frames) >= 4  # one frame per second
     assert [f.frame_number for f in frames] == list(range(len(frames)))
-    assert all(b.timestamp > a.timestamp for a, b in zip(frames, frames[1:], strict=False))
+    assert all(b.timestamp > a.timestamp for a, b in itertools.pairwise(frames))
 
 
 def test_reencoded_video_matches_and_other_does_not(videos) -> None:
