@@ -210,7 +210,7 @@ def record(
     }
     event = AuditEvent(**fields, hash=event_hash(**fields))
     session.add(event)
-    session.flush([event])
+    session.flush()
     session.execute(
         update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=event.hash)
     )
