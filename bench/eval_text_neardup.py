@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import platform
+import pydoc_data.topics
 import random
 import re
 import time
 from collections.abc import Callable
 
 import numpy as np
-import pydoc_data.topics
 import tlsh
 from datasketch import MinHash
 

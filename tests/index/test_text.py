@@ -14,10 +14,29 @@ from countersignal.index.text import TextNearIndex
 from countersignal.signals import hash_text
 from countersignal.signals.text import TextNear
 
-WORDS = (
-    "attack video statement brothers join fight state call share channel group release "
-    "leader martyr operation city night media official message army"
-).split(" ")
+WORDS = [
+    "attack",
+    "video",
+    "statement",
+    "brothers",
+    "join",
+    "fight",
+    "state",
+    "call",
+    "share",
+    "channel",
+    "group",
+    "release",
+    "leader",
+    "martyr",
+    "operation",
+    "city",
+    "night",
+    "media",
+    "official",
+    "message",
+    "army",
+]
 
 
 def _corpus(count: int, seed: int) -> list[str]:
