@@ -1,0 +1,394 @@
+"""Exact PDQ range index: every stored hash within a Hamming threshold, fast, incremental.
+
+Structure (see ``_pdq_kernels`` for why it is exact): an append *buffer* searched by brute force
+(at most ``BUFFER_ROWS`` rows) plus a few immutable *segments*, each with the two-sided
+16-bit multi-index tables. A full buffer becomes a segment; small segments merge
+log-structured style while the merge stays under ``MERGE_LIMIT`` rows, so an ``add`` never
+stalls for a large rebuild; :meth:`PDQIndex.compact` merges everything (e.g. off-peak).
+Removes are tombstones (a per-row ``alive`` flag) dropped at the next merge.
+
+Memory at 10M hashes: 32 B hash + 8 B id + 1 B alive + 7 x 4 B row numbers + 16 x 2 B tails
+= 101 B per hash, plus 4 MiB of bucket offsets per segment.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from countersignal.errors import InvalidInput
+from countersignal.index import _pdq_kernels as kernels
+from countersignal.index.base import SignalIndex, as_id_array
+from countersignal.index.snapshot import read_snapshot, write_snapshot
+from countersignal.signals.pdq import hex_to_words
+
+DEFAULT_THRESHOLD = 31
+MAX_THRESHOLD = 256
+BUFFER_ROWS = 4096
+MERGE_LIMIT = 1_000_000
+MIN_SEGMENT_ROWS = 1024
+MAX_MASK_RADIUS = 8
+SNAPSHOT_KIND = "pdq"
+
+
+def as_words(values: Sequence[str] | np.ndarray) -> np.ndarray:
+    """PDQ hashes as a contiguous ``(n, 4)`` uint64 array from hex strings or arrays.
+
+    Accepts hex strings, ``(n, 4)`` uint64 words or ``(n, 32)`` uint8 bytes (hex order).
+    """
+    if isinstance(values, np.ndarray):
+        if values.ndim == 2 and values.shape[1] == 4 and values.dtype == np.uint64:
+            return np.ascontiguousarray(values)
+        if values.ndim == 2 and values.shape[1] == 32 and values.dtype == np.uint8:
+            raw = np.ascontiguousarray(values).view(">u8")
+            return raw.astype(np.uint64).reshape(-1, 4)
+        if values.dtype.kind not in "US":
+            raise InvalidInput(
+                "PDQ array must be (n, 4) uint64 or (n, 32) uint8, "
+                f"not {values.shape} {values.dtype}"
+            )
+        values = values.tolist()
+    return hex_to_words(values)
+
+
+@cache
+def _flip_masks() -> tuple[np.ndarray, np.ndarray]:
+    """All 16-bit masks of popcount <= MAX_MASK_RADIUS, by popcount, with level starts."""
+    masks = np.arange(1 << 16, dtype=np.int64)
+    counts = np.bitwise_count(masks)
+    keep = counts <= MAX_MASK_RADIUS
+    order = np.argsort(counts[keep], kind="stable")
+    masks, counts = masks[keep][order], counts[keep][order]
+    starts = np.searchsorted(counts, np.arange(MAX_MASK_RADIUS + 2)).astype(np.int64)
+    return masks, starts
+
+
+def word_radii(threshold: int) -> np.ndarray:
+    """Per-word search radii with ``sum(radius + 1) == threshold + 1`` (-1: word not probed)."""
+    base, extra = divmod(threshold + 1, kernels.N_WORDS)
+    return np.array([base - 1 + (w < extra) for w in range(kernels.N_WORDS)], dtype=np.int64)
+
+
+def _probe_cost(threshold: int) -> int:
+    """Buckets probed per segment at ``threshold`` (sum over words of both sides' balls)."""
+    masks_starts = _flip_masks()[1]
+    cost = 0
+    for s in word_radii(threshold):
+        if s >= 0:
+            a_hi = s // 2
+            a_lo = s - 1 - a_hi
+            cost += masks_starts[min(a_hi, MAX_MASK_RADIUS) + 1]
+            cost += masks_starts[a_lo + 1] if a_lo >= 0 else 0
+    return int(cost)
+
+
+@dataclass
+class _Segment:
+    """Immutable rows (sorted by word 0) with their tables; only ``alive`` ever changes."""
+
+    hashes: np.ndarray
+    ids: np.ndarray
+    alive: np.ndarray
+    tables: tuple[np.ndarray, ...]  # hi_off, hi_tail, hi_rows, lo_off, lo_tail
+
+    @classmethod
+    def build(cls, hashes: np.ndarray, ids: np.ndarray) -> _Segment:
+        order = kernels.primary_order(hashes)
+        hashes = np.ascontiguousarray(hashes[order])
+        ids = np.ascontiguousarray(ids[order])
+        return cls(hashes, ids, np.ones(len(ids), dtype=np.uint8), kernels.build_tables(hashes))
+
+    @property
+    def live(self) -> int:
+        return int(np.count_nonzero(self.alive))
+
+    def use_index(self, threshold: int) -> bool:
+        """Multi-index probing beats a linear scan unless the ball is huge for this size."""
+        probes = _probe_cost(threshold)
+        n = len(self.ids)
+        return probes <= _flip_masks()[1][-1] and probes * (n / 65536 + 4) < n / 2
+
+    def search(self, query: np.ndarray, threshold: int, out: _Out) -> int:
+        while True:
+            if self.use_index(threshold):
+                masks, starts = _flip_masks()
+                count = kernels.search_segment(
+                    query, self.hashes, self.alive, *self.tables, word_radii(threshold),
+                    threshold, masks, starts, out.rows, out.dist, 0,
+                )
+            else:
+                count = kernels.search_brute(
+                    query, self.hashes, self.alive, len(self.ids), threshold, out.rows,
+                    out.dist, 0,
+                )
+            if count <= len(out.rows):
+                return count
+            out.grow(count)
+
+
+class _Out:
+    """Reusable result buffers for the kernels (grown when a query overflows them)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.rows = np.empty(capacity, dtype=np.int64)
+        self.dist = np.empty(capacity, dtype=np.int64)
+
+    def grow(self, needed: int) -> None:
+        self.rows = np.empty(needed * 2, dtype=np.int64)
+        self.dist = np.empty(needed * 2, dtype=np.int64)
+
+
+class PDQIndex(SignalIndex):
+    """Exact Hamming range search over 256-bit PDQ hashes (recall 1.0 at every threshold).
+
+    >>> index = PDQIndex()
+    >>> index.add([7], ["f" * 64])
+    >>> index.query("f" * 63 + "e")
+    [(7, 1)]
+    """
+
+    signal_type: ClassVar[str] = "pdq"
+
+    def __init__(self) -> None:
+        self._segments: list[_Segment] = []
+        self._buf_hashes = np.empty((BUFFER_ROWS, 4), dtype=np.uint64)
+        self._buf_ids = np.empty(BUFFER_ROWS, dtype=np.int64)
+        self._buf_alive = np.zeros(BUFFER_ROWS, dtype=np.uint8)
+        self._buf_n = 0
+        self._size = 0
+        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def add(self, ids: Sequence[int] | np.ndarray, values: Sequence[str]) -> None:
+        """Store hex hashes under ids; matchable by the very next query."""
+        words = as_words(values)
+        self.add_words(as_id_array(ids, len(words)), words)
+
+    def add_words(self, ids: Sequence[int] | np.ndarray, words: np.ndarray) -> None:
+        """Store ``(n, 4)`` uint64 (or ``(n, 32)`` uint8) hashes: the bulk path, no hex."""
+        words = as_words(words)
+        ids = as_id_array(ids, len(words))
+        with self._lock:
+            if len(words) >= BUFFER_ROWS:
+                self._add_segment(_Segment.build(words, ids))
+            elif len(words):
+                self._append_buffer(words, ids)
+            self._size += len(ids)
+
+    def _append_buffer(self, words: np.ndarray, ids: np.ndarray) -> None:
+        take = min(len(words), BUFFER_ROWS - self._buf_n)
+        end = self._buf_n + take
+        self._buf_hashes[self._buf_n : end] = words[:take]
+        self._buf_ids[self._buf_n : end] = ids[:take]
+        self._buf_alive[self._buf_n : end] = 1
+        self._buf_n = end
+        if self._buf_n == BUFFER_ROWS:
+            self._seal_buffer()
+        if take < len(words):
+            self._append_buffer(words[take:], ids[take:])
+
+    def _seal_buffer(self) -> None:
+        keep = self._buf_alive[: self._buf_n].astype(bool)
+        if keep.any():
+            hashes = self._buf_hashes[: self._buf_n][keep]
+            self._add_segment(_Segment.build(hashes, self._buf_ids[: self._buf_n][keep]))
+        self._buf_n = 0
+        self._buf_alive[:] = 0
+
+    def _add_segment(self, segment: _Segment) -> None:
+        """Append, then merge the tail while it is lopsided and the result stays small."""
+        segments = [*self._segments, segment]
+        while len(segments) >= 2:
+            last, prev = segments[-1], segments[-2]
+            merged_size = last.live + prev.live
+            if prev.live > 4 * last.live or merged_size > MERGE_LIMIT:
+                break
+            segments[-2:] = [_merge([prev, last])]
+        segments.sort(key=lambda seg: -len(seg.ids))
+        self._segments = segments
+
+    def remove(self, ids: Sequence[int]) -> int:
+        """Tombstone every entry under these ids; returns how many entries were removed."""
+        targets = np.unique(as_id_array(ids, len(ids)))
+        removed = 0
+        with self._lock:
+            for seg_ids, alive in self._parts():
+                hit = np.isin(seg_ids, targets, assume_unique=False) & (alive == 1)
+                removed += int(np.count_nonzero(hit))
+                alive[hit] = 0
+            self._size -= removed
+        return removed
+
+    def _parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        parts = [(seg.ids, seg.alive) for seg in self._segments]
+        parts.append((self._buf_ids[: self._buf_n], self._buf_alive[: self._buf_n]))
+        return parts
+
+    def compact(self) -> None:
+        """Merge the buffer and every segment into one, dropping removed rows."""
+        with self._lock:
+            if self._buf_n:
+                self._seal_buffer()
+            if len(self._segments) > 1 or any(s.live < len(s.ids) for s in self._segments):
+                merged = _merge(self._segments)
+                self._segments = [merged] if len(merged.ids) else []
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _out(self) -> _Out:
+        out = getattr(self._local, "out", None)
+        if out is None:
+            out = self._local.out = _Out()
+        return out
+
+    def query(self, value: str, threshold: int | None = None) -> list[tuple[int, int]]:
+        """``(id, distance)`` of every stored hash within ``threshold`` (default 31)."""
+        return self.query_words(as_words([value]), threshold)[0]
+
+    def query_batch(
+        self, values: Sequence[str], threshold: int | None = None
+    ) -> list[list[tuple[int, int]]]:
+        return self.query_words(as_words(values), threshold)
+
+    def query_words(
+        self, words: np.ndarray, threshold: int | None = None
+    ) -> list[list[tuple[int, int]]]:
+        """Range search for each row of ``(n, 4)`` uint64 hashes."""
+        threshold = _check_threshold(threshold)
+        words = as_words(words)
+        with self._lock:
+            segments, buf_n = self._segments, self._buf_n
+            buf = (self._buf_hashes, self._buf_ids, self._buf_alive)
+        out = self._out()
+        results = []
+        for query in words:
+            found_ids, found_dist = [], []
+            for seg in segments:
+                count = seg.search(query, threshold, out)
+                if count:
+                    found_ids.append(seg.ids[out.rows[:count]])
+                    found_dist.append(out.dist[:count].copy())
+            if buf_n:
+                count = _search_buffer(query, threshold, buf, buf_n, out)
+                if count:
+                    found_ids.append(buf[1][out.rows[:count]])
+                    found_dist.append(out.dist[:count].copy())
+            results.append(_ranked(found_ids, found_dist))
+        return results
+
+    def __len__(self) -> int:
+        return self._size
+
+    # --- snapshots -------------------------------------------------------------------------
+
+    def snapshot_arrays(self) -> dict[str, np.ndarray]:
+        """Every array the index needs, by name (buffer included, as-is)."""
+        arrays: dict[str, np.ndarray] = {}
+        with self._lock:
+            for i, seg in enumerate(self._segments):
+                names = ("hi_off", "hi_tail", "hi_rows", "lo_off", "lo_tail")
+                arrays.update({f"s{i}.hashes": seg.hashes, f"s{i}.ids": seg.ids})
+                arrays[f"s{i}.alive"] = seg.alive
+                arrays.update({f"s{i}.{n}": t for n, t in zip(names, seg.tables, strict=True)})
+            keep = self._buf_alive[: self._buf_n].astype(bool)
+            arrays["buffer.hashes"] = self._buf_hashes[: self._buf_n][keep]
+            arrays["buffer.ids"] = self._buf_ids[: self._buf_n][keep]
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PDQIndex:
+        """Inverse of :meth:`snapshot_arrays` (arrays may be read-only memory maps)."""
+        index = cls()
+        i = 0
+        while f"s{i}.hashes" in arrays:
+            names = ("hi_off", "hi_tail", "hi_rows", "lo_off", "lo_tail")
+            tables = tuple(arrays[f"s{i}.{n}"] for n in names)
+            seg = _Segment(
+                arrays[f"s{i}.hashes"], arrays[f"s{i}.ids"], arrays[f"s{i}.alive"].copy(), tables
+            )
+            _check_segment(seg)
+            index._segments.append(seg)
+            index._size += seg.live
+            i += 1
+        buf_hashes, buf_ids = arrays["buffer.hashes"], arrays["buffer.ids"]
+        if len(buf_hashes):
+            index._append_buffer(np.asarray(buf_hashes), np.asarray(buf_ids))
+            index._size += len(buf_ids)
+        return index
+
+    def save(self, path: Path) -> None:
+        write_snapshot(path, SNAPSHOT_KIND, {"size": len(self)}, self.snapshot_arrays())
+
+    @classmethod
+    def load(cls, path: Path, *, verify: bool = True) -> PDQIndex:
+        """Memory-map a snapshot; ``verify`` checks every array's CRC-32 first."""
+        _meta, arrays = read_snapshot(path, SNAPSHOT_KIND, verify=verify)
+        return cls.from_arrays(arrays)
+
+
+def _check_threshold(threshold: int | None) -> int:
+    if threshold is None:
+        return DEFAULT_THRESHOLD
+    if isinstance(threshold, bool) or int(threshold) != threshold:
+        raise InvalidInput(f"PDQ threshold must be an integer, not {threshold!r}")
+    if not 0 <= threshold <= MAX_THRESHOLD:
+        raise InvalidInput(f"PDQ threshold {threshold} must be between 0 and {MAX_THRESHOLD}")
+    return int(threshold)
+
+
+def _check_segment(seg: _Segment) -> None:
+    """Shape checks so a consistent-checksum but malformed snapshot fails loudly."""
+    from countersignal.index.snapshot import SnapshotError
+
+    n = len(seg.ids)
+    hi_off, hi_tail, hi_rows, lo_off, lo_tail = seg.tables
+    ok = (
+        seg.hashes.shape == (n, 4)
+        and seg.alive.shape == (n,)
+        and hi_off.shape == lo_off.shape == (kernels.N_WORDS, kernels.N_BUCKETS + 1)
+        and hi_tail.shape == lo_tail.shape == (kernels.N_WORDS, n)
+        and hi_rows.shape == (kernels.N_WORDS - 1, n)
+        and int(hi_off[:, -1].min(initial=n)) == n == int(lo_off[:, -1].max(initial=n))
+    )
+    if not ok:
+        raise SnapshotError("PDQ snapshot arrays have inconsistent shapes")
+
+
+def _merge(segments: list[_Segment]) -> _Segment:
+    keep = [seg.alive.astype(bool) for seg in segments]
+    hashes = np.concatenate([seg.hashes[k] for seg, k in zip(segments, keep, strict=True)])
+    ids = np.concatenate([seg.ids[k] for seg, k in zip(segments, keep, strict=True)])
+    return _Segment.build(hashes, ids)
+
+
+def _search_buffer(query, threshold, buf, buf_n, out: _Out) -> int:
+    hashes, _ids, alive = buf
+    while True:
+        count = kernels.search_brute(query, hashes, alive, buf_n, threshold, out.rows, out.dist, 0)
+        if count <= len(out.rows):
+            return count
+        out.grow(count)
+
+
+def _ranked(found_ids: list[np.ndarray], found_dist: list[np.ndarray]) -> list[tuple[int, int]]:
+    """Sort by (distance, id); an id stored twice is reported once, at its nearest."""
+    if not found_ids:
+        return []
+    ids = np.concatenate(found_ids)
+    dist = np.concatenate(found_dist)
+    if len(ids) > 1:
+        order = np.lexsort((ids, dist))
+        ids, dist = ids[order], dist[order]
+        _, first = np.unique(ids, return_index=True)
+        if len(first) < len(ids):
+            first.sort()
+            ids, dist = ids[first], dist[first]
+    return list(zip(ids.tolist(), dist.tolist(), strict=True))
