@@ -1,0 +1,99 @@
+"""``countersignal org|user|token``: the operator's commands, end to end on a real database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from countersignal.auth import authenticate_token
+from countersignal.cli.main import app
+from countersignal.db import make_engine, session_factory
+from countersignal.errors import NotFound
+from countersignal.settings import get_settings
+
+
+@pytest.fixture
+def cli(migrated_db_url, tmp_path, monkeypatch):
+    """Invoke the ``countersignal`` app against this test's database."""
+    monkeypatch.setenv("COUNTERSIGNAL_DATABASE_URL", migrated_db_url)
+    monkeypatch.setenv("COUNTERSIGNAL_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=True)
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def test_org_user_token_lifecycle(cli, db_url):
+    result = cli("org", "create", "Acme Video", "--kind", "platform", "--country", "de")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(cli("org", "list", "-f", "json").stdout)
+    assert (listed["name"], listed["country"]) == ("Acme Video", "DE")
+
+    result = cli(
+        "user",
+        "create",
+        "mod@acme.example",
+        "--org",
+        "Acme Video",
+        "-r",
+        "reviewer",
+        "--name",
+        "Mod",
+    )
+    assert result.exit_code == 0, result.output
+    assert "mod@acme.example" in result.stdout
+
+    result = cli(
+        "token",
+        "issue",
+        "--org",
+        listed["id"],
+        "--name",
+        "uploader",
+        "-r",
+        "platform-client",
+        "-s",
+        "match",
+        "--expires-days",
+        "30",
+    )
+    assert result.exit_code == 0, result.output
+    secret = result.stdout.strip()
+    assert secret.startswith("cs_") and "\n" not in secret
+    assert "not shown again" in result.stderr
+
+    tokens = [json.loads(line) for line in cli("token", "list", "-f", "json").stdout.splitlines()]
+    assert [(t["name"], t["state"], t["scopes"]) for t in tokens] == [
+        ("uploader", "active", ["match"])
+    ]
+    assert secret not in cli("token", "list", "-f", "json").stdout
+
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine).begin() as session:
+            assert authenticate_token(session, secret).permissions == {"match"}
+        assert cli("token", "revoke", tokens[0]["id"]).exit_code == 0
+        assert cli("token", "list", "-f", "json").stdout == ""
+        listed_all = cli("token", "list", "--all", "-f", "json").stdout
+        assert json.loads(listed_all)["state"] == "revoked"
+    finally:
+        engine.dispose()
+
+    actions = [
+        json.loads(line)["action"]
+        for line in cli("audit", "list", "-f", "json").stdout.splitlines()
+    ]
+    assert actions == ["token.revoke", "token.issue", "user.create", "organisation.create"]
+
+
+def test_cli_errors_are_countersignal_errors(cli):
+    result = cli("token", "issue", "--org", "Nope", "--name", "x", "-r", "admin")
+    assert isinstance(result.exception, NotFound)
+    result = cli("org", "create", "X", "--kind", "bogus", "--country", "DE")
+    assert result.exception.exit_code == 2
