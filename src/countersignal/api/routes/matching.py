@@ -1,0 +1,180 @@
+"""Hash content, match content or signals against the caller's banks, compare two signals.
+
+Uploads are ``multipart/form-data`` with one ``file`` part; hashing runs in worker threads
+(bounded to the CPU count) so the event loop keeps answering while images and videos are hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from countersignal.api.content import fetch_url, hash_upload
+from countersignal.api.deps import api_state, get_matcher, get_session, requires
+from countersignal.api.schemas import (
+    BankMatchSummary,
+    CompareRequest,
+    CompareResponse,
+    HashResponse,
+    MatchOut,
+    MatchResponse,
+    MatchSignalsRequest,
+    SignalOut,
+    UrlRequest,
+)
+from countersignal.auth import Principal
+from countersignal.banks.service import get_bank
+from countersignal.errors import InvalidInput
+from countersignal.index.matcher import match_signals
+from countersignal.signals import Signal, get_signal_type, hash_bytes
+
+router = APIRouter(prefix="/v1", tags=["matching"])
+
+Matcher = Annotated[object, Depends(get_matcher)]
+Matching = Annotated[Principal, Depends(requires("match"))]
+DbSession = Annotated[Session, Depends(get_session)]
+UploadField = Annotated[UploadFile, File(description="the content to hash")]
+DihedralField = Annotated[
+    bool, Form(description="also hash the 8 rotations/flips of an image")
+]
+
+
+async def _in_hash_pool(request: Request, fn, *args, **kwargs):
+    limiter = api_state(request).extra["hash_limiter"]
+    return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs), limiter=limiter)
+
+
+async def _hash_upload(request: Request, file: UploadFile, dihedral: bool) -> list[Signal]:
+    limits = api_state(request).runtime.settings.limits
+    return await _in_hash_pool(
+        request, hash_upload, file.file, size=file.size, filename=file.filename,
+        content_type=file.content_type, dihedral=dihedral, limits=limits,
+    )
+
+
+async def _hash_url(request: Request, body: UrlRequest) -> list[Signal]:
+    settings = api_state(request).runtime.settings
+    data, content_type = await run_in_threadpool(fetch_url, body.url, settings.api)
+    return await _in_hash_pool(
+        request, hash_bytes, data, content_type=content_type, dihedral=body.dihedral,
+        limits=settings.limits,
+    )
+
+
+def _signal_out(signals: Sequence[Signal]) -> list[SignalOut]:
+    return [SignalOut(type=s.type, value=s.value, quality=s.quality, meta=s.meta) for s in signals]
+
+
+def _match(
+    request: Request,
+    session: Session,
+    matcher,
+    principal: Principal,
+    signals: Sequence[Signal],
+    *,
+    thresholds: dict[str, float] | None = None,
+    banks: Sequence[str] | None = None,
+) -> MatchResponse:
+    """The one match path for uploads, URLs and given signals."""
+    org = principal.organisation_id
+    checked = {
+        stype: get_signal_type(stype).check_threshold(value)
+        for stype, value in (thresholds or {}).items()
+    }
+    bank_ids = [get_bank(session, org, b).id for b in banks] if banks else None
+    results = match_signals(session, matcher, org, signals, thresholds=checked, bank_ids=bank_ids)
+    summary: dict[str, BankMatchSummary] = {}
+    for r in results:
+        entry = summary.setdefault(
+            r.bank_id, BankMatchSummary(bank_id=r.bank_id, bank_name=r.bank_name, matches=0,
+                                        best_distance=r.distance)
+        )
+        entry.matches += 1
+        entry.best_distance = min(entry.best_distance, r.distance)
+    api_state(request).metrics.matches.labels("matched" if results else "unmatched").inc()
+    return MatchResponse(
+        matched=bool(results),
+        signals=_signal_out(signals),
+        banks=sorted(summary.values(), key=lambda s: (s.best_distance, s.bank_name)),
+        matches=[MatchOut(**r.as_dict()) for r in results],
+    )
+
+
+@router.post("/hash", response_model=HashResponse)
+async def hash_content(
+    request: Request, _: Matching, file: UploadField, dihedral: DihedralField = False
+) -> HashResponse:
+    """Hash an upload: every signal type that applies (image → pdq, video → vpdq, ...)."""
+    return HashResponse(signals=_signal_out(await _hash_upload(request, file, dihedral)))
+
+
+@router.post("/match", response_model=MatchResponse)
+async def match_upload(
+    request: Request,
+    principal: Matching,
+    session: DbSession,
+    matcher: Matcher,
+    file: UploadField,
+    dihedral: DihedralField = False,
+    bank: Annotated[list[str] | None, Form(description="only these banks (id or name)")] = None,
+) -> MatchResponse:
+    """Hash an upload and match it against your organisation's banks."""
+    signals = await _hash_upload(request, file, dihedral)
+    return await run_in_threadpool(
+        _match, request, session, matcher, principal, signals, banks=bank
+    )
+
+
+@router.post("/match/signals", response_model=MatchResponse)
+def match_given_signals(
+    request: Request,
+    body: MatchSignalsRequest,
+    principal: Matching,
+    session: DbSession,
+    matcher: Matcher,
+) -> MatchResponse:
+    """Match signals you computed yourself (e.g. a PDQ hash) — the hash-lookup path."""
+    signals = [
+        Signal(s.type.value, get_signal_type(s.type.value).validate(s.value)) for s in body.signals
+    ]
+    thresholds = {k.value: v for k, v in (body.thresholds or {}).items()}
+    return _match(request, session, matcher, principal, signals, thresholds=thresholds,
+                  banks=body.banks)
+
+
+@router.post("/hash/url", response_model=HashResponse)
+async def hash_url_content(request: Request, _: Matching, body: UrlRequest) -> HashResponse:
+    """Fetch a URL and hash what it serves (off unless the operator enables it; allow-listed
+    public hosts only)."""
+    return HashResponse(signals=_signal_out(await _hash_url(request, body)))
+
+
+@router.post("/match/url", response_model=MatchResponse)
+async def match_url_content(
+    request: Request, principal: Matching, session: DbSession, matcher: Matcher, body: UrlRequest
+) -> MatchResponse:
+    """Fetch a URL, hash it and match it (same rules as ``/v1/hash/url``)."""
+    signals = await _hash_url(request, body)
+    return await run_in_threadpool(
+        _match, request, session, matcher, principal, signals, banks=body.banks
+    )
+
+
+@router.post("/compare", response_model=CompareResponse)
+async def compare(body: CompareRequest, _: Matching) -> CompareResponse:
+    """Distance between two signals of the same type, and whether they match."""
+    if body.a.type != body.b.type:
+        raise InvalidInput("both signals must have the same type")
+    stype = get_signal_type(body.a.type.value)
+    a, b = stype.validate(body.a.value), stype.validate(body.b.value)
+    threshold = stype.check_threshold(body.threshold)
+    distance = await run_in_threadpool(stype.distance, a, b)
+    return CompareResponse(
+        signal_type=stype.name, distance=distance, threshold=threshold,
+        match=distance <= threshold,
+    )

@@ -1,0 +1,90 @@
+"""``countersignal serve``: the HTTP API under uvicorn.
+
+On the embedded default (no ``COUNTERSIGNAL_DATABASE_URL``) it migrates, seeds a demo
+organisation with a bank and an admin token (printed once, the first time), and starts. With a
+database URL it migrates and starts; seed explicitly with ``--demo``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from countersignal.cli.common import err, out
+
+DEMO_BANK = "demo"
+
+
+def seed_demo(sessions) -> str | None:
+    """Demo organisation, admin token and one bank; the token secret when newly made."""
+    from sqlalchemy import select
+
+    from countersignal.audit import Target, record
+    from countersignal.auth import Principal, ensure_demo
+    from countersignal.auth.demo import DEMO_ORGANISATION
+    from countersignal.auth.models import Organisation
+    from countersignal.banks.models import Bank
+    from countersignal.banks.service import create_bank
+
+    with sessions.begin() as session:
+        secret = ensure_demo(session)
+        org_id = session.scalar(
+            select(Organisation.id).where(Organisation.name == DEMO_ORGANISATION)
+        )
+        exists = session.scalar(
+            select(Bank.id).where(Bank.organisation_id == org_id, Bank.name == DEMO_BANK)
+        )
+        if not exists:
+            bank = create_bank(session, organisation_id=org_id, name=DEMO_BANK,
+                               description="Demo bank: add signals and match against them")
+            record(session, actor=Principal.system("demo").actor, action="bank.create",
+                   target=Target("bank", bank.id), organisation_id=org_id,
+                   details={"name": bank.name})
+    return secret
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes")] = None,
+    demo: Annotated[
+        bool | None, typer.Option(help="seed the demo org, bank and token (default: embedded DB)")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the HTTP API (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from countersignal.db import make_engine, migrate, session_factory
+    from countersignal.settings import get_settings
+
+    settings = get_settings()
+    url = settings.effective_database_url
+    migrate(url)
+    if demo if demo is not None else not settings.database_url:
+        engine = make_engine(url)
+        try:
+            secret = seed_demo(session_factory(engine))
+        finally:
+            engine.dispose()
+        if secret:
+            out.print("[bold]Demo organisation created.[/] Its admin API token (shown once):")
+            out.print(secret, markup=False, highlight=False, soft_wrap=True)
+    host = host or settings.api.host
+    port = port or settings.api.port
+    err.print(f"serving on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(
+        "countersignal.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.api.workers,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
