@@ -11,7 +11,7 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     organisation: str = Field(default="org_local", description="organisation the CLI acts for")
     limits: Limits = Field(default_factory=Limits)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    # actions: evidence-vault key (base64, 32 bytes) or a key file (default home/vault.key,
+    # created 0600 on first use); never logged
+    vault_key: SecretStr | None = None
+    vault_key_file: Path | None = None
+    vault_dir: Path | None = None
 
     @property
     def effective_database_url(self) -> str:
