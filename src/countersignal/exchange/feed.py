@@ -82,8 +82,10 @@ class Filters:
     def start(self) -> Position:
         if self.after is not None:
             return self.after
+        if self.added_after is None:
+            return Position(datetime(1900, 1, 1, tzinfo=UTC))
         # Strictly after added_after: the largest position at that instant.
-        return Position(self.added_after or EPOCH, "\uffff")
+        return Position(self.added_after, "\uffff")
 
 
 @dataclass
