@@ -114,7 +114,8 @@ def start_server(tmp: Path, env_extra: dict[str, str], args: list[str]) -> tuple
             pass
         if time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"server not ready in {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
+            tail = log.read_text()[-4000:]
+            raise RuntimeError(f"server not ready in {START_TIMEOUT_S}s:\n{tail}")
         time.sleep(0.2)
     token = next((line.strip() for line in log.read_text().splitlines()
                   if line.startswith("cs_")), "")
