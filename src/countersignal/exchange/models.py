@@ -71,12 +71,12 @@ class SyncState(Base):
     )
     # The partner server's X-TAXII-Date-Added-Last, verbatim: the next pull's added_after.
     pull_added_after: Mapped[str | None] = mapped_column(String(64))
-    # A ``next`` token of an unfinished page chain (tried first on resume).
-    pull_next: Mapped[str | None] = mapped_column(Text)
+    # An unfinished page chain: {"next": token, "added_after": the chain's first value}.
+    pull_next: Mapped[dict | None] = mapped_column(JSON)
     # Shrinks while a page fails to parse, to corner a poisoned object; None = default.
     page_limit: Mapped[int | None] = mapped_column(Integer)
-    # Our own feed's date_added of the last object pushed.
-    push_added_after: Mapped[str | None] = mapped_column(String(64))
+    # Per sharing group: the feed position (``next`` token) of the last object pushed.
+    push_positions: Mapped[dict] = mapped_column(JSON, default=dict)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

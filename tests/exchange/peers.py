@@ -1,0 +1,138 @@
+"""Real peer processes on loopback for interoperability tests (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+TAXII = "application/taxii+json;version=2.1"
+STIX = "application/stix+json;version=2.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, *, auth=None, headers=None, timeout: float = 30.0, proc=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, auth=auth, headers=headers, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not come up")
+
+
+class Medallion:
+    """OASIS medallion (memory backend) as a separate process."""
+
+    USER, PASSWORD = "partner", "s3cret-partner"
+
+    def __init__(self, workdir: Path, objects: list[dict] | None = None) -> None:
+        self.port = free_port()
+        self.collection_id = str(uuid.uuid4())
+        base = f"http://127.0.0.1:{self.port}"
+        self.api_root = f"{base}/api1/"
+        data = {
+            "/discovery": {
+                "title": "medallion peer",
+                "default": self.api_root,
+                "api_roots": [self.api_root],
+            },
+            "api1": {
+                "information": {
+                    "title": "peer api root",
+                    "versions": [TAXII],
+                    "max_content_length": 10_000_000,
+                },
+                "status": [],
+                "collections": [
+                    {
+                        "id": self.collection_id,
+                        "title": "shared",
+                        "can_read": True,
+                        "can_write": True,
+                        "media_types": [STIX],
+                        "objects": [],
+                        "manifest": [],
+                    }
+                ],
+            },
+        }
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "data.json").write_text(json.dumps(data))
+        config = {
+            "backend": {
+                "module_class": "MemoryBackend",
+                "module": "medallion.backends.memory_backend",
+                "filename": str(workdir / "data.json"),
+            },
+            "users": {self.USER: self.PASSWORD},
+            "taxii": {"max_page_size": 100},
+        }
+        self.config_path = workdir / "config.json"
+        self.config_path.write_text(json.dumps(config))
+        self.log = (workdir / "medallion.log").open("w")
+        self.proc: subprocess.Popen | None = None
+        self.start()
+        if objects:
+            self.post(objects)
+
+    def start(self) -> None:
+        medallion = Path(sys.executable).with_name("medallion")
+        self.proc = subprocess.Popen(
+            [
+                str(medallion),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                str(self.config_path),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_http(
+            self.api_root,
+            auth=(self.USER, self.PASSWORD),
+            headers={"Accept": TAXII},
+            proc=self.proc,
+        )
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def objects_url(self) -> str:
+        return f"{self.api_root}collections/{self.collection_id}/objects/"
+
+    def post(self, objects: list[dict]) -> dict:
+        resp = httpx.post(
+            self.objects_url(),
+            auth=(self.USER, self.PASSWORD),
+            headers={"Accept": TAXII, "Content-Type": TAXII},
+            content=json.dumps({"objects": objects}),
+        )
+        resp.raise_for_status()
+        return resp.json()
+
+    def all_objects(self) -> list[dict]:
+        resp = httpx.get(
+            self.objects_url(), auth=(self.USER, self.PASSWORD), headers={"Accept": TAXII}
+        )
+        resp.raise_for_status()
+        return (resp.json() or {}).get("objects", [])
