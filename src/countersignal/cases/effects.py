@@ -220,6 +220,7 @@ def _notify_provider(session, decision, case, statement, now) -> Notice:
         session.add(notice)
         session.flush()
     else:
+        notice.status = "sent"
         session.add(notice)
         session.flush()
         send_notice(session, notice, statement, now=now)

@@ -2,8 +2,7 @@
 
 The other packages' functions are called by their documented names: ``signals.hash_bytes`` /
 ``hash_text``, ``index.matcher.match_signals``, ``exchange.is_disputed`` and
-``classify.classify_text``. If the exchange package cannot answer whether a signal is disputed,
-the signal is treated as disputed: that only ever sends content to a human instead of acting.
+``classify.classify_text``.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from countersignal.banks.service import opinions_for
 from countersignal.cases.policy import BankEvidence, ClassifierEvidence
 from countersignal.errors import InvalidInput
+from countersignal.exchange.disputes import is_disputed
 
 BLOCKING_OPINIONS = ("false_positive", "disagree")
 
@@ -42,15 +42,6 @@ def compute_signals(content: bytes | None, text: str | None, signals: Sequence |
     if not computed:
         raise InvalidInput("send content, text or at least one signal")
     return computed
-
-
-def is_disputed(session: Session, signal_id: int) -> bool:
-    """Whether partners dispute this signal; unknown counts as disputed (fail safe)."""
-    try:
-        from countersignal.exchange import is_disputed as exchange_is_disputed
-    except ImportError:
-        return True
-    return bool(exchange_is_disputed(session, signal_id))
 
 
 def bank_evidence(session: Session, organisation_id: str, matches) -> list[BankEvidence]:

@@ -1,0 +1,148 @@
+"""Removal orders: the one-hour clock, escalations once each, responses, late answers,
+withheld notices. Clocks are passed in; nothing sleeps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cases.world import T0
+from countersignal.cases import orders, service
+from countersignal.cases.effects import release_withheld_notices
+from countersignal.cases.models import Case, Notice, RemovalOrder
+from countersignal.errors import Conflict, InvalidInput
+
+
+class RecordingNotifier:
+    """A notifier plug-in that keeps what it was told (the interface, not a mock of one)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def notify(self, session, *, organisation_id, event, subject_id, data, now) -> None:
+        self.calls.append((data["order_id"], data["threshold_minutes"]))
+
+
+def receive(world, received_at: datetime, **kwargs):
+    kwargs.setdefault("notify_provider", True)
+    with world.tx() as s:
+        return orders.receive_order(
+            s, world.alice, authority="Police nationale", authority_country="FR",
+            authority_reference=f"PN-{received_at:%H%M%S}",
+            legal_basis="Regulation (EU) 2021/784 Art. 3", content_id="video-9",
+            content_reference="https://platform.example/v/9", received_at=received_at,
+            now=received_at + timedelta(minutes=2), **kwargs)
+
+
+def test_deadline_is_one_hour_from_receipt_and_times_are_utc(world):
+    order = receive(world, T0)
+    assert order.deadline == T0 + timedelta(hours=1)
+    with world.tx() as s:
+        row = s.get(RemovalOrder, order.id)
+        assert row.deadline.tzinfo is not None and row.deadline == T0 + timedelta(hours=1)
+        clock = orders.clock(row, T0 + timedelta(minutes=50))
+        assert clock.remaining == timedelta(minutes=10) and not clock.overdue
+        assert orders.clock(row, T0 + timedelta(minutes=61)).overdue
+    with world.tx() as s, pytest.raises(InvalidInput, match="timezone-aware"):
+        orders.receive_order(s, world.alice, authority="a", authority_country="FR",
+                             authority_reference="r", legal_basis="b", content_reference="c",
+                             received_at=T0.replace(tzinfo=None))
+
+
+def test_escalations_fire_at_15_and_5_minutes_left_once_each(world):
+    order = receive(world, T0)
+    notifier = RecordingNotifier()
+
+    def tick(minutes_after_receipt: float):
+        with world.tx() as s:
+            return orders.run_escalations(s, notifier,
+                                          now=T0 + timedelta(minutes=minutes_after_receipt))
+
+    assert tick(44) == []
+    assert tick(45) == [(order.id, 15)]
+    assert tick(46) == []
+    assert tick(55) == [(order.id, 5)]
+    assert tick(56) == []
+    assert tick(60.5) == [(order.id, 0)]
+    assert tick(70) == []
+    assert notifier.calls == [(order.id, 15), (order.id, 5), (order.id, 0)]
+    with world.tx() as s:
+        fired = [e.minutes_left for e in s.get(RemovalOrder, order.id).escalations]
+    assert fired == [15, 5, 0]
+
+
+def test_a_late_worker_fires_every_missed_escalation_and_answered_orders_none(world):
+    late = receive(world, T0)
+    answered = receive(world, T0 + timedelta(seconds=1))
+    with world.tx() as s:
+        orders.respond_to_order(s, world.alice, answered.id, outcome="done",
+                                now=T0 + timedelta(minutes=20))
+    notifier = RecordingNotifier()
+    with world.tx() as s:
+        fired = orders.run_escalations(s, notifier, now=T0 + timedelta(minutes=57))
+    assert sorted(fired) == [(late.id, 5), (late.id, 15)]
+
+
+def test_responses_done_not_done_and_late(world):
+    on_time, late, refused = (receive(world, T0 + timedelta(seconds=i)) for i in range(3))
+    with world.tx() as s:
+        orders.respond_to_order(s, world.alice, on_time.id, outcome="done",
+                                now=T0 + timedelta(minutes=40))
+        orders.respond_to_order(s, world.alice, late.id, outcome="done",
+                                now=T0 + timedelta(minutes=75))
+        with pytest.raises(InvalidInput, match="reason"):
+            orders.respond_to_order(s, world.alice, refused.id, outcome="not_done",
+                                    explanation="x", now=T0)
+        with pytest.raises(InvalidInput, match="explain"):
+            orders.respond_to_order(s, world.alice, refused.id, outcome="not_done",
+                                    reason="manifest_error", now=T0)
+        orders.respond_to_order(s, world.alice, refused.id, outcome="not_done",
+                                reason="manifest_error",
+                                explanation="The URL points to a news article about the attack.",
+                                now=T0 + timedelta(minutes=30))
+        with pytest.raises(Conflict):
+            orders.respond_to_order(s, world.alice, on_time.id, outcome="done", now=T0)
+    with world.tx() as s:
+        rows = {o.id: o for o in orders.list_orders(s, world.alice)}
+        assert orders.clock(rows[on_time.id]).late is False
+        assert orders.clock(rows[late.id]).late is True
+        assert rows[refused.id].status == "not_done"
+        assert rows[refused.id].response_reason == "manifest_error"
+
+
+def test_removing_the_content_answers_the_order(world):
+    order = receive(world, T0)
+    with world.tx() as s:
+        case_id = s.scalar(select(Case.id).where(Case.removal_order_id == order.id))
+    world.decide(case_id, "remove", now=T0 + timedelta(minutes=12))
+    with world.tx() as s:
+        row = s.get(RemovalOrder, order.id)
+        assert (row.status, row.responded_at) == ("done", T0 + timedelta(minutes=12))
+        assert row.responded_by == "user:usr_alice"
+        detail = service.get_case(s, world.alice, case_id)
+        doc = detail.statements[0].document
+        assert doc["source_type"] == "SOURCE_TYPE_OTHER_NOTIFICATION"
+        assert doc["source_identity"] == "Police nationale"
+        assert doc["automated_detection"] == "No"
+
+
+def test_withheld_notice_is_released_when_the_authority_period_ends(world):
+    with pytest.raises(InvalidInput, match="reason"):
+        receive(world, T0, notify_provider=False)
+    until = T0 + timedelta(weeks=6)
+    order = receive(world, T0, notify_provider=False, withhold_until=until,
+                    withhold_reason="ongoing investigation (Art. 11(3))")
+    with world.tx() as s:
+        case_id = s.scalar(select(Case.id).where(Case.removal_order_id == order.id))
+    world.decide(case_id, "remove", now=T0 + timedelta(minutes=5))
+    with world.tx() as s:
+        [notice] = s.scalars(select(Notice).where(Notice.case_id == case_id)).all()
+        assert notice.status == "withheld" and notice.sent_at is None
+        assert release_withheld_notices(s, now=until - timedelta(seconds=1)) == 0
+    with world.tx() as s:
+        assert release_withheld_notices(s, now=until) == 1
+    with world.tx() as s:
+        notice = s.scalar(select(Notice).where(Notice.case_id == case_id))
+        assert (notice.status, notice.sent_at) == ("sent", until)

@@ -1,0 +1,252 @@
+"""A small, real world for case tests: two organisations, people with roles, banks with PDQ
+signals, a matcher over the test database, an evidence vault in a temp folder, and a real
+HTTP receiver on loopback for webhooks. Shared by tests/cases, tests/actions, tests/reports."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from countersignal.actions.crypto import Keyring
+from countersignal.actions.vault import Vault
+from countersignal.actions.webhooks import register_endpoint
+from countersignal.auth.principal import Principal
+from countersignal.banks.service import ItemInput, LabelInput, SignalInput, add_item, create_bank
+from countersignal.cases import service
+from countersignal.cases.policy import set_policy
+from countersignal.db import transaction
+from countersignal.index.matcher import Matcher
+
+ORG = "org_alpha"
+OTHER_ORG = "org_beta"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def person(user_id: str, *roles: str, org: str = ORG) -> Principal:
+    return Principal(org, user_id, None, frozenset(roles))
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records every request and answers with the next
+    planned status (200 once the plan is used up), acknowledging with a JSON reference."""
+
+    def __init__(self, plan: list[int] | None = None) -> None:
+        self.plan = list(plan or [])
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    receiver.requests.append(Received(self.path, dict(self.headers), body))
+                    status = receiver.plan.pop(0) if receiver.plan else 200
+                    number = len(receiver.requests)
+                payload = json.dumps({"reference": f"ack-{number}"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def events(self, event: str) -> list[Received]:
+        return [r for r in self.requests if r.headers.get("Countersignal-Event") == event]
+
+
+@dataclass
+class World:
+    factory: sessionmaker[Session]
+    vault: Vault
+    matcher: Matcher
+    platform: Principal = field(default_factory=lambda: person("usr_platform", "platform-client"))
+    alice: Principal = field(default_factory=lambda: person("usr_alice", "reviewer"))
+    bob: Principal = field(default_factory=lambda: person("usr_bob", "reviewer"))
+    carol: Principal = field(default_factory=lambda: person("usr_carol", "reviewer"))
+    admin: Principal = field(default_factory=lambda: person("usr_admin", "admin"))
+    auditor: Principal = field(default_factory=lambda: person("usr_auditor", "auditor"))
+    outsider: Principal = field(
+        default_factory=lambda: person("usr_out", "reviewer", "platform-client", org=OTHER_ORG)
+    )
+
+    @contextmanager
+    def tx(self) -> Iterator[Session]:
+        with transaction(self.factory) as session:
+            yield session
+
+    def banked(self, *, trusted: bool, labels: tuple[str, ...] = (), bank: str | None = None,
+               org: str = ORG) -> tuple[str, int]:
+        """A new bank item with one random PDQ signal; returns (value, signal id)."""
+        value = secrets.token_hex(32)
+        with self.tx() as s:
+            from sqlalchemy import select
+
+            from countersignal.banks.models import Bank
+
+            name = bank or ("trusted" if trusted else "untrusted")
+            row = s.scalar(select(Bank).where(Bank.organisation_id == org, Bank.name == name))
+            if row is None:
+                row = create_bank(s, organisation_id=org, name=name, trusted=trusted)
+            item = add_item(s, row, ItemInput(
+                signals=[SignalInput("pdq", value)],
+                labels=[LabelInput.parse(label) for label in labels], source="test"))
+            signal_id = item.signals[0].id
+        self.matcher.sync()
+        return value, signal_id
+
+    def bank_id(self, name: str, org: str = ORG) -> str:
+        from sqlalchemy import select
+
+        from countersignal.banks.models import Bank
+
+        with self.tx() as s:
+            return s.scalar(select(Bank.id).where(Bank.organisation_id == org, Bank.name == name))
+
+    def submit(self, *values: str, principal: Principal | None = None, now: datetime = T0,
+               **kwargs) -> service.SubmissionResult:
+        kwargs.setdefault("content_id", f"post-{secrets.token_hex(4)}")
+        kwargs.setdefault("uploader_id", "user-42")
+        if values:
+            kwargs["signals"] = [{"type": "pdq", "value": v} for v in values]
+        with self.tx() as s:
+            return service.submit(s, principal or self.platform, self.matcher, vault=self.vault,
+                                  now=now, **kwargs)
+
+    def set_policy(self, document: dict) -> None:
+        with self.tx() as s:
+            set_policy(s, self.admin, document)
+
+    def endpoint(self, url: str, events: list[str] | None = None) -> str:
+        with self.tx() as s:
+            _, secret = register_endpoint(s, self.admin, url=url, keyring=self.vault.keyring,
+                                          events=events, allow_private=True)
+        return secret
+
+    def decide(self, case_id: str, action: str = "remove", *, by: Principal | None = None,
+               now: datetime = T0, **kwargs):
+        kwargs.setdefault("ground_type", "legal")
+        kwargs.setdefault("ground", "Regulation (EU) 2021/784 Art. 2(7)")
+        kwargs.setdefault("explanation", "Propaganda video of a designated group's attack.")
+        with self.tx() as s:
+            return service.decide(s, by or self.alice, case_id, action=action, vault=self.vault,
+                                  now=now, **kwargs)
+
+
+def png_bytes(seed: int = 0) -> bytes:
+    """A real 64x64 PNG of noise (hashes as an image: pdq, md5, sha256)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+AUTO_REMOVE_RULE = {
+    "name": "trusted designated-entity matches",
+    "when": {"source": "bank", "labels": ["designated_entity:ISIL"]},
+    "outcome": "auto_action",
+    "action": "remove",
+    "ground_type": "legal",
+    "ground": "Regulation (EU) 2021/784 Art. 2(7); Art. 5 specific measures",
+    "explanation": "Exact copy of known terrorist content from a trusted hash bank.",
+}
+
+
+def make_world(session_factory, tmp_path: Path) -> World:
+    matcher = Matcher(session_factory, None).load()
+    return World(session_factory, Vault(Keyring.generate(), tmp_path / "vault"), matcher)
+
+
+# --- fast fresh databases: migrate once per session, copy per test ---------------------------
+
+
+def _pg_admin(url: str):
+    import psycopg
+
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                           autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated to head once; tests start from a copy."""
+    from countersignal.db import migrate
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: str) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once; tests are created from it (TEMPLATE)."""
+    from countersignal.db import migrate
+
+    name = f"cs_tpl_{secrets.token_hex(6)}"
+    with _pg_admin(pg_server) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    migrate(f"{pg_server.rsplit('/', 1)[0]}/{name}")
+    yield name
+    with _pg_admin(pg_server) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated_db_url(db_url: str, request: pytest.FixtureRequest) -> str:
+    """Overrides the suite-wide fixture: the same fresh, migrated database per test, made by
+    copying a template instead of running every migration again (several times faster)."""
+    if db_url.startswith("sqlite"):
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), db_url.removeprefix(
+            "sqlite:///"))
+        return db_url
+    template = request.getfixturevalue("pg_template")
+    server = request.getfixturevalue("pg_server")
+    name = db_url.rsplit("/", 1)[1]
+    with _pg_admin(server) as conn:
+        conn.execute(f'DROP DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return db_url
