@@ -125,9 +125,7 @@ def _pull_page(factory, client, endpoint, partner_id, settings, result: SyncResu
                 limit=limit,
             )
         else:
-            resp = client.get_objects(
-                endpoint.collection_id, added_after=checkpoint, limit=limit
-            )
+            resp = client.get_objects(endpoint.collection_id, added_after=checkpoint, limit=limit)
     except (InvalidInput, NotFound) as exc:
         if not chain:
             raise
