@@ -27,6 +27,7 @@ class Limits(BaseSettings):
     max_video_seconds: int = 4 * 3600
     max_text_bytes: int = 16 * 1024 * 1024
     max_json_bytes: int = 8 * 1024 * 1024
+    max_review_chars: int = 200_000  # one news draft for the responsible-reporting review
 
 
 class ApiSettings(BaseSettings):

@@ -1,0 +1,80 @@
+"""Rule 7: casualty figures and claims about who or why, without a source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..analysis import Analysis, Sentence, Token
+from .base import Context, Hit, detector
+from .common import sentence_neighbours, words_around
+
+
+class FigureParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    window: int = Field(5, ge=1, description="words between a number and a casualty word")
+
+
+_NOT_A_COUNT_AFTER = {"of", "year", "years", "лет", "год", "года", "из"}
+
+
+def _is_count(a: Analysis, tok: Token) -> bool:
+    """A number that counts people: not an age ("Tom Birch, 19,"; "aged 9"; "9-year-old")
+    and not a partitive ("two of the injured")."""
+    if not (tok.pos == "NUM" or tok.norm.isdigit()):
+        return False
+    sent = a.sentences[tok.sent]
+    following = [t for t in a.tokens[tok.i + 1 : sent.last] if t.is_word][:1]
+    if following and following[0].norm in _NOT_A_COUNT_AFTER:
+        return False
+    if tok.i >= 2 and a.tokens[tok.i - 1].text == "," and a.tokens[tok.i - 2].pos == "PROPN":
+        return False
+    return not (tok.i >= 1 and a.tokens[tok.i - 1].norm in ("aged", "age"))
+
+
+def _attributed(ctx: Context, sent: Sentence) -> bool:
+    """Attribution in the sentence or its neighbours in the paragraph (outside quotes)."""
+    a = ctx.analysis
+    return any(
+        ctx.unquoted(ctx.lex("attribution").match_sentence(a, s))
+        for s in sentence_neighbours(a, sent)
+    )
+
+
+@detector(
+    "unattributed_casualty_figures",
+    lexicons=("casualty", "quantities", "attribution"),
+    params=FigureParams,
+)
+def unattributed_casualty_figures(ctx: Context) -> Iterator[Hit]:
+    """A number of dead, injured or hostages with no source (`attribution`) in the sentence or
+    the sentences beside it. Disputes of official figures carry their own attribution."""
+    a: Analysis = ctx.analysis
+    params: FigureParams = ctx.params  # type: ignore[assignment]
+    for sent in a.sentences:
+        for m in ctx.unquoted(ctx.lex("casualty").match_sentence(a, sent)):
+            near = words_around(a, m.first, m.last, params.window)
+            if not (any(_is_count(a, t) for t in near) or ctx.lex("quantities").contains(near)):
+                continue
+            if _attributed(ctx, sent):
+                break
+            yield Hit(sent.start, sent.end, "gives a casualty figure without saying whose it is")
+            break
+
+
+@detector("unattributed_speculation", lexicons=("speculation", "cause", "attribution"))
+def unattributed_speculation(ctx: Context) -> Iterator[Hit]:
+    """Speculation (`speculation`: probably, is believed to) about who did it or why (`cause`)
+    with no source for it."""
+    a = ctx.analysis
+    for sent in a.sentences:
+        spec = ctx.unquoted(ctx.lex("speculation").match_sentence(a, sent))
+        if not spec or not ctx.sentence_has("cause", sent) or _attributed(ctx, sent):
+            continue
+        yield Hit(
+            sent.start,
+            sent.end,
+            f"speculates about who or why (“{spec[0].phrase}”) without a source",
+            0.7,
+        )

@@ -1,0 +1,34 @@
+"""Rule 4: an attacker's livestream or footage, embedded or described in detail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .base import Context, Hit, detector
+
+_TIMESTAMP = re.compile(r"\b\d{1,2}:\d{2}\b")
+
+
+@detector("footage_description", lexicons=("footage", "perpetrator", "description", "refusal"))
+def footage_description(ctx: Context) -> Iterator[Hit]:
+    """A sentence about the attacker's own footage (`footage` + `perpetrator`) that shows or
+    describes it (`description`, or a timestamp such as 2:31), unless it reports removal, a
+    refusal to show it, or release by the police (`refusal`)."""
+    a = ctx.analysis
+    for sent in a.sentences:
+        if not ctx.sentence_has("footage", sent) or ctx.sentence_has("refusal", sent):
+            continue
+        if not ctx.sentence_has("perpetrator", sent) and not _refers_back(ctx, sent):
+            continue
+        cues = ctx.unquoted(ctx.lex("description").match_sentence(a, sent))
+        if cues or _TIMESTAMP.search(a.sentence_text(sent)):
+            what = f"“{cues[0].phrase}”" if cues else "a timestamp"
+            yield Hit(sent.start, sent.end, f"describes or shows the attacker's footage ({what})")
+
+
+def _refers_back(ctx: Context, sent) -> bool:
+    """'The stream shows ...' after a sentence that named the attacker's stream."""
+    a = ctx.analysis
+    n = a.sentences.index(sent)
+    return n > 0 and ctx.sentence_has("perpetrator", a.sentences[n - 1])

@@ -1,0 +1,60 @@
+"""Rule 13: a religion, ethnicity or nationality tied to violence with no stated relevance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..analysis import Analysis, Token
+from .base import Context, Hit, detector
+
+_OBJECT_DEPS = {"dobj", "obj", "attr", "pobj", "obl", "nmod"}
+
+
+@detector("identity_blame", lexicons=("identity", "violence", "agent_markers", "relevance"))
+def identity_blame(ctx: Context) -> Iterator[Hit]:
+    """An identity word (`identity`) directly modifying a violence word (`violence`:
+    "Muslim terrorists", "refugee violence"), violence "by" an identity group
+    (`agent_markers`), or an identity group as the subject of a violence predicate. Not when
+    the sentence states why identity is relevant (`relevance`: stated ideology, allegiance)."""
+    a = ctx.analysis
+    identity, violence = ctx.lex("identity"), ctx.lex("violence")
+    for sent in a.sentences:
+        if ctx.sentence_has("relevance", sent):
+            continue
+        words = [t for t in a.sentence_tokens(sent) if t.is_word]
+        hit = None
+        for n, tok in enumerate(words[:-1]):
+            nxt = words[n + 1]
+            if identity.hits_token(tok) and violence.hits_token(nxt):
+                hit = (tok, nxt)
+                break
+            if (
+                violence.hits_token(tok)
+                and ctx.lex("agent_markers").hits_token(nxt)
+                and any(identity.hits_token(t) for t in words[n + 2 : n + 4])
+            ):
+                hit = (tok, words[min(n + 3, len(words) - 1)])
+                break
+        if hit is None and a.has_parser:
+            hit = _subject_blame(a, words, identity, violence)
+        if hit is not None and a.quote_at(hit[0].start, hit[1].end) is None:
+            yield Hit(
+                hit[0].start,
+                hit[1].end,
+                f"ties “{a.text[hit[0].start:hit[0].end]}” to the violence without saying why "
+                "identity is relevant",
+                0.75,
+            )
+
+
+def _subject_blame(a: Analysis, words: list[Token], identity, violence) -> tuple | None:
+    for tok in words:
+        if not (identity.hits_token(tok) and tok.dep.startswith("nsubj")) or tok.head < 0:
+            continue
+        verb = a.tokens[tok.head]
+        for child in a.children(verb):
+            targets = [child, *a.children(child)] if child.dep == "prep" else [child]
+            for target in targets:
+                if target.dep in _OBJECT_DEPS and violence.hits_token(target):
+                    return tok, target
+    return None

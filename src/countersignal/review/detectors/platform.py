@@ -1,0 +1,114 @@
+"""Rules 2 and 3: a platform for perpetrators, and reproduced manifestos or propaganda."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import Context, Hit, detector
+from .common import enumeration_size
+
+
+class QuoteParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_words: int = Field(20, ge=1, description="shorter quotations are reporting, not a platform")
+
+
+@detector(
+    "perpetrator_quotes",
+    lexicons=("perpetrator_sources", "officials", "propaganda"),
+    params=QuoteParams,
+)
+def perpetrator_quotes(ctx: Context) -> Iterator[Hit]:
+    """Long direct quotations attributed to an attacker or their group (by the speech verb's
+    subject, the lead-in, or a designated entity from the lookup hook). Quotations from
+    a manifesto or pamphlet are left to rule 3; officials' quotations never count."""
+    a = ctx.analysis
+    params: QuoteParams = ctx.params  # type: ignore[assignment]
+    for q in a.quotes:
+        if q.words < params.min_words:
+            continue
+        speaker = a.quote_speaker_tokens(q)
+        context = a.quote_attribution_tokens(q)
+        if ctx.lex("officials").contains(speaker):
+            continue
+        if ctx.lex("propaganda").contains(context):
+            continue
+        designated = next(
+            (d for s, e in q.attribution if (d := ctx.designated_in(s, e)) is not None), None
+        )
+        if designated is not None:
+            who = f"the designated entity {designated.name}"
+        elif ctx.lex("perpetrator_sources").contains(context):
+            who = "the perpetrators"
+        else:
+            continue
+        yield Hit(q.start, q.end, f"a direct quotation of {q.words} words attributed to {who}", 0.8)
+
+
+class DemandParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_items: int = Field(3, ge=2)
+    max_item_words: int = Field(9, ge=1, description="longer pieces are prose, not list items")
+
+
+@detector("demands_in_full", lexicons=("demands", "perpetrator_sources"), params=DemandParams)
+def demands_in_full(ctx: Context) -> Iterator[Hit]:
+    """A perpetrator's demands listed item by item in one sentence."""
+    a = ctx.analysis
+    params: DemandParams = ctx.params  # type: ignore[assignment]
+    for sent in a.sentences:
+        found = ctx.lex("demands").match_sentence(a, sent)
+        if not found or not ctx.sentence_has("perpetrator_sources", sent):
+            continue
+        tail = a.text[found[0].start : sent.end]
+        items = enumeration_size(tail.split(":", 1)[-1], params.max_item_words)
+        if items >= params.min_items:
+            yield Hit(sent.start, sent.end, "lists the perpetrators' demands in full", 0.75)
+
+
+@detector(
+    "propaganda_reproduction",
+    lexicons=("propaganda", "reproduction", "refusal", "benign"),
+)
+def propaganda_reproduction(ctx: Context) -> Iterator[Hit]:
+    """A manifesto or propaganda item (`propaganda`) offered to readers (`reproduction`:
+    download, link, in full, extracts), unless the sentence declines or reports removal
+    (`refusal`) or the document is something else (`benign`, e.g. an election manifesto)."""
+    a = ctx.analysis
+    for sent in a.sentences:
+        if not ctx.sentence_has("propaganda", sent) or ctx.sentence_has("benign", sent):
+            continue
+        if ctx.sentence_has("refusal", sent):
+            continue
+        cues = ctx.unquoted(ctx.lex("reproduction").match_sentence(a, sent))
+        if cues:
+            yield Hit(
+                sent.start,
+                sent.end,
+                f"offers the manifesto or propaganda to readers (“{cues[0].phrase}”)",
+                0.8,
+            )
+
+
+class PropagandaQuoteParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_words: int = Field(6, ge=1)
+
+
+@detector(
+    "propaganda_quotes", lexicons=("propaganda", "officials"), params=PropagandaQuoteParams
+)
+def propaganda_quotes(ctx: Context) -> Iterator[Hit]:
+    """Quotations taken from a manifesto, pamphlet or slogan (named in the lead-in)."""
+    a = ctx.analysis
+    params: PropagandaQuoteParams = ctx.params  # type: ignore[assignment]
+    for q in a.quotes:
+        if q.words < params.min_words:
+            continue
+        if ctx.lex("officials").contains(a.quote_speaker_tokens(q)):
+            continue
+        lead_in = a.tokens_between(*q.attribution[0]) if q.attribution else []
+        if ctx.lex("propaganda").contains(lead_in):
+            yield Hit(q.start, q.end, f"quotes {q.words} words of the manifesto or slogan", 0.8)

@@ -1,0 +1,137 @@
+"""Precision and recall of the review per rule and language, on a labelled corpus.
+
+Corpus files (``tests/review/corpus/<lang>.yaml``) list, per rule, drafts that should trigger
+it (``positive``) and near-misses that must not (``near_miss``); ``heldout_*`` lists are kept
+apart and were not used for tuning. ``accountability`` holds legitimate accountability
+reporting that must produce no caution or serious finding. Precision is strict: a rule firing
+on ANY draft not labelled for it (another rule's draft included, unless listed in ``allow``)
+is a false positive.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .catalogue import ReviewConfig
+from .model import Severity
+from .service import review_article
+
+SPLITS = {"dev": ("positive", "near_miss"), "heldout": ("heldout_positive", "heldout_near_miss")}
+
+
+@dataclass
+class Item:
+    text: str
+    language: str
+    rule: str | None  # the rule the item was written for; None for accountability items
+    positive: bool
+    split: str
+    allow: frozenset[str] = frozenset()
+
+
+@dataclass
+class RuleScore:
+    tp: int = 0
+    fn: int = 0
+    fp: int = 0
+    near_miss_fp: int = 0
+    positives: int = 0
+    near_misses: int = 0
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / self.positives if self.positives else None
+
+
+@dataclass
+class Evaluation:
+    scores: dict[tuple[str, str, str], RuleScore]  # (language, split, rule) -> score
+    accountability_items: dict[str, int] = field(default_factory=dict)
+    accountability_flags: dict[str, list[str]] = field(default_factory=dict)  # lang -> details
+    misses: list[str] = field(default_factory=list)  # readable errors, for tuning and docs
+
+
+def load_corpus(path: Path) -> list[Item]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    lang = data["language"]
+    items: list[Item] = []
+    for rule, lists in data["rules"].items():
+        for split, (pos_key, neg_key) in SPLITS.items():
+            for key, positive in ((pos_key, True), (neg_key, False)):
+                for entry in lists.get(key, []):
+                    text, allow = (
+                        (entry["text"], frozenset(entry.get("allow", [])))
+                        if isinstance(entry, dict)
+                        else (entry, frozenset())
+                    )
+                    items.append(Item(text, lang, rule, positive, split, allow))
+    for text in data.get("accountability", []):
+        items.append(Item(text, lang, None, False, "accountability"))
+    return items
+
+
+def evaluate(items: list[Item], config: ReviewConfig | None = None) -> Evaluation:
+    scores: dict[tuple[str, str, str], RuleScore] = defaultdict(RuleScore)
+    result = Evaluation(scores)
+    for item in items:
+        report = review_article(item.text, language=item.language, config=config)
+        fired = {f.rule_id for f in report.findings}
+        if item.split == "accountability":
+            result.accountability_items[item.language] = (
+                result.accountability_items.get(item.language, 0) + 1
+            )
+            serious = [f for f in report.findings if f.severity != Severity.advice]
+            for f in serious:
+                result.accountability_flags.setdefault(item.language, []).append(
+                    f"{f.rule_id}: {f.excerpt}"
+                )
+            continue
+        score = scores[(item.language, item.split, item.rule)]
+        if item.positive:
+            score.positives += 1
+            if item.rule in fired:
+                score.tp += 1
+            else:
+                score.fn += 1
+                result.misses.append(f"FN {item.language}/{item.split}/{item.rule}: {item.text}")
+        else:
+            score.near_misses += 1
+            if item.rule in fired:
+                score.near_miss_fp += 1
+        for rule in fired - {item.rule if item.positive else None} - item.allow:
+            scores[(item.language, item.split, rule)].fp += 1
+            result.misses.append(
+                f"FP {item.language}/{item.split}/{rule} on {item.rule} item: {item.text}"
+            )
+    return result
+
+
+def table(evaluation: Evaluation) -> str:
+    """A Markdown table: one row per rule, dev and held-out columns per language."""
+
+    def fmt(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    rows = [
+        "| language | rule | dev P | dev R | dev near-miss FP | held-out P | held-out R | "
+        "held-out near-miss FP |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted({(lang, rule) for lang, _, rule in evaluation.scores})
+    for lang, rule in keys:
+        dev = evaluation.scores.get((lang, "dev", rule), RuleScore())
+        held = evaluation.scores.get((lang, "heldout", rule), RuleScore())
+        rows.append(
+            f"| {lang} | {rule} | {fmt(dev.precision)} | {fmt(dev.recall)} | "
+            f"{dev.near_miss_fp}/{dev.near_misses} | {fmt(held.precision)} | "
+            f"{fmt(held.recall)} | {held.near_miss_fp}/{held.near_misses} |"
+        )
+    return "\n".join(rows)
