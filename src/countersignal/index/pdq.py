@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -69,23 +69,35 @@ def _flip_masks() -> tuple[np.ndarray, np.ndarray]:
     return masks, starts
 
 
+@cache
 def word_radii(threshold: int) -> np.ndarray:
     """Per-word search radii with ``sum(radius + 1) == threshold + 1`` (-1: word not probed)."""
     base, extra = divmod(threshold + 1, kernels.N_WORDS)
-    return np.array([base - 1 + (w < extra) for w in range(kernels.N_WORDS)], dtype=np.int64)
+    radii = np.array([base - 1 + (w < extra) for w in range(kernels.N_WORDS)], dtype=np.int64)
+    radii.flags.writeable = False
+    return radii
 
 
-def _probe_cost(threshold: int) -> int:
-    """Buckets probed per segment at ``threshold`` (sum over words of both sides' balls)."""
-    masks_starts = _flip_masks()[1]
+@cache
+def _probe_cost(threshold: int) -> int | None:
+    """Buckets probed per segment at ``threshold``; None when a ball exceeds the mask table."""
+    level_starts = _flip_masks()[1]
     cost = 0
     for s in word_radii(threshold):
-        if s >= 0:
-            a_hi = s // 2
-            a_lo = s - 1 - a_hi
-            cost += masks_starts[min(a_hi, MAX_MASK_RADIUS) + 1]
-            cost += masks_starts[a_lo + 1] if a_lo >= 0 else 0
+        a_hi = s // 2
+        a_lo = s - 1 - a_hi
+        if a_hi > MAX_MASK_RADIUS:
+            return None
+        cost += level_starts[a_hi + 1] if s >= 0 else 0
+        cost += level_starts[a_lo + 1] if a_lo >= 0 else 0
     return int(cost)
+
+
+@lru_cache(maxsize=4096)
+def _use_index(threshold: int, n: int) -> bool:
+    """Multi-index probing beats a linear scan unless the balls are huge for this size."""
+    probes = _probe_cost(threshold)
+    return probes is not None and probes * (n / 65536 + 4) < n / 2
 
 
 @dataclass
@@ -108,15 +120,10 @@ class _Segment:
     def live(self) -> int:
         return int(np.count_nonzero(self.alive))
 
-    def use_index(self, threshold: int) -> bool:
-        """Multi-index probing beats a linear scan unless the ball is huge for this size."""
-        probes = _probe_cost(threshold)
-        n = len(self.ids)
-        return probes <= _flip_masks()[1][-1] and probes * (n / 65536 + 4) < n / 2
-
     def search(self, query: np.ndarray, threshold: int, out: _Out) -> int:
+        use_index = _use_index(threshold, len(self.ids))
         while True:
-            if self.use_index(threshold):
+            if use_index:
                 masks, starts = _flip_masks()
                 count = kernels.search_segment(
                     query, self.hashes, self.alive, *self.tables, word_radii(threshold),

@@ -34,8 +34,12 @@ class SnapshotError(InvalidInput):
     title = "Corrupt index snapshot"
 
 
+def _bytes(array: np.ndarray) -> memoryview:
+    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+
+
 def _crc(array: np.ndarray) -> int:
-    data = memoryview(np.ascontiguousarray(array)).cast("B")
+    data = _bytes(array)
     crc = 0
     for start in range(0, len(data), 1 << 26):  # bounded chunks keep peak memory flat
         crc = zlib.crc32(data[start : start + (1 << 26)], crc)
@@ -47,7 +51,7 @@ def _aligned(offset: int) -> int:
 
 
 def _write_array(fh, array: np.ndarray) -> None:
-    fh.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+    fh.write(_bytes(array))
 
 
 def write_snapshot(path: Path, kind: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:

@@ -1,0 +1,170 @@
+"""PDQIndex: exact recall against brute force, incremental changes, snapshots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from countersignal.errors import InvalidInput, InvalidSignal
+from countersignal.index import pdq as pdq_module
+from countersignal.index.pdq import BUFFER_ROWS, PDQIndex, as_words, word_radii
+from countersignal.index.snapshot import SnapshotError
+from countersignal.signals.pdq import PDQ, words_to_hex
+
+from .conftest import brute_force, flip_bits, random_hashes, skewed_hashes
+
+THRESHOLDS = [0, 1, 15, 31, 32, 63]
+
+
+def _queries(rng, hashes, n=120):
+    near = flip_bits(rng, hashes[rng.integers(0, len(hashes), n)], rng.integers(0, 70, n))
+    return np.concatenate([near, random_hashes(rng, n // 4), np.zeros((1, 4), np.uint64)])
+
+
+def _as_sorted(results):
+    return [sorted(r) for r in results]
+
+
+@pytest.mark.parametrize("threshold", THRESHOLDS)
+@pytest.mark.parametrize("make", [random_hashes, skewed_hashes], ids=["uniform", "skewed"])
+def test_recall_is_exact_against_brute_force(rng, make, threshold):
+    hashes = make(rng, 30_000)
+    ids = rng.choice(10**12, size=len(hashes), replace=False).astype(np.int64)
+    index = PDQIndex()
+    index.add_words(ids[:25_000], hashes[:25_000])  # one indexed segment...
+    for start in range(25_000, 30_000, 700):  # ...plus small adds: a sealed segment and buffer
+        index.add_words(ids[start : start + 700], hashes[start : start + 700])
+    assert len(index._segments) >= 2 and index._buf_n > 0
+    queries = _queries(rng, hashes)
+    got = _as_sorted(index.query_words(queries, threshold))
+    assert got == brute_force(queries, hashes, ids, threshold)
+    assert sum(map(len, got)) > 0
+
+
+def test_multi_index_path_is_the_one_tested():
+    """The recall tests must exercise the tables, not fall back to brute force."""
+    assert all(pdq_module._use_index(t, 20_000) for t in (0, 1, 15, 31, 32))
+
+
+@pytest.mark.parametrize("threshold", range(0, 80))
+def test_word_radii_satisfy_the_pigeonhole_budget(threshold):
+    radii = word_radii(threshold)
+    assert int((radii + 1).sum()) == threshold + 1
+    assert radii.max() - radii.min() <= 1
+
+
+def test_hex_api_matches_reference_compare(rng):
+    hashes = random_hashes(rng, 5000)
+    hexes = words_to_hex(hashes)
+    index = PDQIndex()
+    index.add(range(len(hexes)), hexes)
+    query = words_to_hex(flip_bits(rng, hashes[:1], np.array([20])))[0]
+    expected = sorted((pos, dist) for pos, dist in PDQ.compare(query, hexes, 31))
+    found = index.query(query)
+    assert sorted(found) == expected and found == sorted(found, key=lambda h: (h[1], h[0]))
+    assert index.query_batch([query, hexes[7]], 0) == [[], [(7, 0)]]
+
+
+def test_add_is_visible_to_the_next_query_and_remove_hides_it(rng):
+    hashes = random_hashes(rng, 10_000)
+    index = PDQIndex()
+    index.add_words(np.arange(10_000), hashes)
+    new = flip_bits(rng, hashes[:1], np.array([128]))
+    index.add_words([99_999], new)
+    assert index.query_words(new, 0)[0] == [(99_999, 0)]
+    assert len(index) == 10_001
+    assert index.remove([99_999, 5, 424242]) == 2
+    assert index.query_words(new, 0)[0] == []
+    assert index.query_words(hashes[5:6], 10)[0] == []
+    assert len(index) == 9_999
+    index.add_words([5], hashes[5:6])  # re-add after removal
+    assert index.query_words(hashes[5:6], 0)[0] == [(5, 0)]
+    assert index.remove([5]) == 1 and index.remove([5]) == 0
+
+
+def test_removed_rows_are_dropped_when_segments_merge(rng):
+    hashes = random_hashes(rng, 3 * BUFFER_ROWS)
+    index = PDQIndex()
+    for i in range(len(hashes)):  # one by one: buffer seals, segments merge
+        index.add_words([i], hashes[i : i + 1])
+    index.remove(list(range(0, len(hashes), 2)))
+    index.compact()
+    assert len(index._segments) == 1 and index._buf_n == 0
+    assert len(index._segments[0].ids) == len(hashes) // 2 == len(index)
+    got = _as_sorted(index.query_words(hashes[:50], 31))
+    assert got == [[] if i % 2 == 0 else [(i, 0)] for i in range(50)]
+
+
+def test_duplicates_values_under_many_ids_and_ids_added_twice(rng):
+    value = random_hashes(rng, 1)
+    index = PDQIndex()
+    index.add_words([1, 2, 3], np.repeat(value, 3, axis=0))
+    index.add_words([2], value)  # same id, same value: reported once
+    assert index.query_words(value)[0] == [(1, 0), (2, 0), (3, 0)]
+    assert index.remove([2]) == 2
+    assert index.query_words(value)[0] == [(1, 0), (3, 0)]
+
+
+def test_empty_index_and_bad_input():
+    index = PDQIndex()
+    assert len(index) == 0
+    assert index.query("0" * 64) == [] and index.query_batch([]) == []
+    with pytest.raises(InvalidSignal):
+        index.add([1], ["xyz"])
+    with pytest.raises(InvalidInput):
+        index.add([1, 2], ["0" * 64])
+    with pytest.raises(InvalidInput):
+        index.query("0" * 64, threshold=-1)
+    with pytest.raises(InvalidInput):
+        as_words(np.zeros((2, 3), dtype=np.uint64))
+
+
+def test_byte_rows_and_word_rows_are_the_same_hashes(rng):
+    hashes = random_hashes(rng, 3)
+    as_bytes = hashes.astype(">u8").view(np.uint8).reshape(3, 32)
+    assert np.array_equal(as_words(as_bytes), hashes)
+    assert np.array_equal(as_words(words_to_hex(hashes)), hashes)
+
+
+def test_huge_thresholds_fall_back_to_a_scan_and_stay_exact(rng):
+    hashes = random_hashes(rng, 6000)
+    index = PDQIndex()
+    index.add_words(np.arange(6000), hashes)
+    got = _as_sorted(index.query_words(hashes[:3], 120))
+    assert got == brute_force(hashes[:3], hashes, np.arange(6000), 120)
+    assert len(index.query_words(hashes[:1], 256)[0]) == 6000
+
+
+def test_snapshot_round_trip_keeps_every_answer(rng, tmp_path):
+    hashes = skewed_hashes(rng, 12_000)
+    index = PDQIndex()
+    index.add_words(np.arange(10_000), hashes[:10_000])
+    index.add_words(np.arange(10_000, 12_000), hashes[10_000:])
+    index.remove([3, 10_001])
+    path = tmp_path / "pdq.idx"
+    index.save(path)
+    loaded = PDQIndex.load(path)
+    assert len(loaded) == len(index) == 11_998
+    queries = _queries(rng, hashes, 40)
+    assert _as_sorted(loaded.query_words(queries)) == _as_sorted(index.query_words(queries))
+    loaded.add_words([777_777], hashes[:1])  # a loaded (memory-mapped) index stays mutable
+    assert (777_777, 0) in loaded.query_words(hashes[:1])[0]
+    assert loaded.remove([4]) == 1
+
+
+def test_corrupt_snapshot_gives_a_clear_error(rng, tmp_path):
+    index = PDQIndex()
+    index.add_words(np.arange(5000), random_hashes(rng, 5000))
+    path = tmp_path / "pdq.idx"
+    index.save(path)
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    (tmp_path / "flipped.idx").write_bytes(data)
+    with pytest.raises(SnapshotError, match="checksum"):
+        PDQIndex.load(tmp_path / "flipped.idx")
+    (tmp_path / "cut.idx").write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(SnapshotError, match="truncated"):
+        PDQIndex.load(tmp_path / "cut.idx")
+    (tmp_path / "other.idx").write_bytes(b"not an index at all, just some text" * 3)
+    with pytest.raises(SnapshotError, match="not a Countersignal"):
+        PDQIndex.load(tmp_path / "other.idx")
