@@ -28,6 +28,7 @@ class Limits(BaseSettings):
     max_text_bytes: int = 16 * 1024 * 1024
     max_json_bytes: int = 8 * 1024 * 1024
     max_review_chars: int = 200_000  # one news draft for the responsible-reporting review
+    max_designation_list_bytes: int = 64 * 1024 * 1024
 
 
 class ApiSettings(BaseSettings):
@@ -63,9 +64,18 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in home")
     index_dir: Path | None = None
     refdata: Path = Field(default=Path("../shared/data"), description="reference data for evals")
-    organisation: str = Field(default="org_local", description="organisation the CLI acts for")
+    organisation: str = Field(
+        default="", description="organisation (id or name) the CLI acts for; default the demo one"
+    )
+    web_secure_cookies: bool = Field(
+        default=True, description="mark UI cookies Secure (browsers allow them on localhost)"
+    )
     limits: Limits = Field(default_factory=Limits)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    # classify: fetching designation lists over the network is off unless switched on
+    designations_fetch_enabled: bool = False
+    designations_url: str = "https://scsanctions.un.org/resources/xml/en/consolidated.xml"
+    designations_fetch_timeout_s: float = 60.0
     # actions: evidence-vault key (base64, 32 bytes) or a key file (default home/vault.key,
     # created 0600 on first use); never logged
     vault_key: SecretStr | None = None

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from countersignal.cli.common import err, out, progress_columns, runtime
+from countersignal.cli.common import err, organisation_id, out, progress_columns, runtime
 
 
 def backfill(
@@ -26,6 +26,7 @@ def backfill(
     from countersignal.backfill.service import run_backfill, run_errors
 
     rt = runtime()
+    org = organisation_id(rt)
     started = time.monotonic()
     with Progress(*progress_columns(), console=err) as bar:
         task = bar.add_task("backfill", total=None, rate="")
@@ -44,7 +45,7 @@ def backfill(
         run = run_backfill(
             rt,
             source,
-            organisation_id=rt.settings.organisation,
+            organisation_id=org,
             engine=engine,
             address=address,
             num_cpus=num_cpus,

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from countersignal.cli.common import OutputFormat, emit_rows, err, out, progress_columns, runtime
+from countersignal.cli.common import (
+    OutputFormat,
+    emit_rows,
+    err,
+    organisation_id,
+    out,
+    progress_columns,
+    runtime,
+)
 from countersignal.errors import InvalidInput
 
 bank_app = typer.Typer(help="Banks of known content and their signals.", no_args_is_help=True)
@@ -32,10 +40,11 @@ def create(
     from countersignal.banks.service import create_bank
 
     rt = runtime()
+    org = organisation_id(rt)
     with rt.sessions.begin() as session:
         bank = create_bank(
             session,
-            organisation_id=rt.settings.organisation,
+            organisation_id=org,
             name=name,
             description=description,
             tlp=tlp,
@@ -51,8 +60,9 @@ def list_(fmt: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputF
     from countersignal.banks.service import bank_counts, list_banks
 
     rt = runtime()
+    org = organisation_id(rt)
     with rt.sessions() as session:
-        banks = list_banks(session, rt.settings.organisation)
+        banks = list_banks(session, org)
         counts = bank_counts(session, [b.id for b in banks])
         rows = [
             {
@@ -82,10 +92,11 @@ def add(
     from countersignal.cli.core import expand_paths, hash_with_progress
 
     rt = runtime()
+    org = organisation_id(rt)
     labels = [LabelInput.parse(t) for t in label or []]
     added, failed = 0, 0
     with rt.sessions() as session:
-        target = get_bank(session, rt.settings.organisation, bank)
+        target = get_bank(session, org, bank)
         files = expand_paths(paths)
         for result in hash_with_progress(files, jobs=jobs, dihedral=False, label="adding"):
             if result.error:
@@ -122,8 +133,9 @@ def add_signal(
     from countersignal.banks.service import ItemInput, LabelInput, SignalInput, add_item, get_bank
 
     rt = runtime()
+    org = organisation_id(rt)
     with rt.sessions.begin() as session:
-        target = get_bank(session, rt.settings.organisation, bank)
+        target = get_bank(session, org, bank)
         item = add_item(
             session,
             target,
@@ -160,6 +172,7 @@ def import_(
     from countersignal.banks.service import get_bank
 
     rt = runtime()
+    org = organisation_id(rt)
     kind = _format_for(file, fmt)
     if not file.is_file():
         raise InvalidInput(f"{file} is not a file")
@@ -169,7 +182,7 @@ def import_(
         file.open("rb") as stream,
         Progress(*progress_columns(), console=err) as bar,
     ):
-        target = get_bank(session, rt.settings.organisation, bank)
+        target = get_bank(session, org, bank)
         task = bar.add_task("importing", total=size, rate="")
         report = import_items(
             session,
@@ -201,8 +214,9 @@ def export(
     from countersignal.banks.service import get_bank
 
     rt = runtime()
+    org = organisation_id(rt)
     with rt.sessions() as session:
-        target = get_bank(session, rt.settings.organisation, bank)
+        target = get_bank(session, org, bank)
         if output is None:
             count = export_items(session, target, sys.stdout, fmt)
         else:

@@ -27,6 +27,27 @@ def runtime() -> Runtime:
     return Runtime()
 
 
+def organisation_id(rt: Runtime) -> str:
+    """The organisation the CLI acts for: ``COUNTERSIGNAL_ORGANISATION`` (id or name), or the
+    embedded default's demo organisation (created on first use)."""
+    from countersignal.auth import Principal, find_organisation
+    from countersignal.cli.serve import seed_demo
+
+    if rt.settings.organisation:
+        with rt.sessions() as session:
+            return find_organisation(
+                session, rt.settings.organisation, by=Principal.system("cli")
+            ).id
+    from sqlalchemy import select
+
+    from countersignal.auth.demo import DEMO_ORGANISATION
+    from countersignal.auth.models import Organisation
+
+    seed_demo(rt.sessions)
+    with rt.sessions() as session:
+        return session.scalar(select(Organisation.id).where(Organisation.name == DEMO_ORGANISATION))
+
+
 def emit_rows(
     rows: Sequence[dict], columns: Sequence[str], fmt: OutputFormat, title: str = ""
 ) -> None:

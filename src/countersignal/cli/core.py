@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from countersignal.cli.common import OutputFormat, emit_rows, err, progress_columns, runtime
+from countersignal.cli.common import (
+    OutputFormat,
+    emit_rows,
+    err,
+    organisation_id,
+    progress_columns,
+    runtime,
+)
 from countersignal.errors import InvalidInput
 
 PathsArg = Annotated[list[Path], typer.Argument(help="files or folders (walked recursively)")]
@@ -89,7 +96,7 @@ def match_command(
     from countersignal.index.matcher import match_signals
 
     rt = runtime()
-    org = rt.settings.organisation
+    org = organisation_id(rt)
     thresholds = {}
     if threshold is not None:
         if not 0 <= threshold <= 63:

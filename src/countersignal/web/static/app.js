@@ -4,6 +4,10 @@
 
   function revealAll(on) {
     document.querySelectorAll(".media").forEach(function (m) {
+      // The page only ever holds a server-blurred preview; the real pixels load on reveal.
+      m.querySelectorAll("img[data-full]").forEach(function (img) {
+        if (on && img.src.indexOf(img.dataset.full) < 0) img.src = img.dataset.full;
+      });
       m.classList.toggle("revealed", on);
       var button = m.querySelector("button.reveal");
       if (button) button.setAttribute("aria-pressed", on ? "true" : "false");

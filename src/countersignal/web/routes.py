@@ -1,0 +1,421 @@
+"""The review UI's pages. Each handler calls the same service functions as the API."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import FileResponse, Response
+from PIL import Image, ImageFilter, ImageOps
+from sqlalchemy.orm import Session
+
+from countersignal.actions import webhooks
+from countersignal.actions.vault import Vault, read_entry
+from countersignal.api.deps import api_state, get_session
+from countersignal.cases import appeals, orders, service
+from countersignal.cases.models import ACTIONS, GROUND_TYPES, ORDER_REASONS
+from countersignal.db import utcnow
+from countersignal.errors import CountersignalError, NotFound, Unauthorized
+from countersignal.web import sessions
+from countersignal.web.pages import (
+    HERE,
+    LoginRequired,
+    Viewer,
+    html_error,
+    login_redirect,
+    redirect,
+    render,
+    safe_next,
+    secure,
+    viewer,
+)
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+SessionDep = Annotated[Session, Depends(get_session)]
+STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript"}
+ACTION_KEYS = {"remove": "r", "restrict": "t", "label": "l", "leave_up": "u", "escalate": "e"}
+PREVIEW_PIXELS = 480
+
+
+def page(handler):
+    """Turn LoginRequired into a redirect and service errors into an HTML error page."""
+    import functools
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request, *args, **kwargs):
+        try:
+            return await handler(request, *args, **kwargs)
+        except LoginRequired as exc:
+            return login_redirect(exc)
+        except CountersignalError as exc:
+            return html_error(request, None, exc.http_status, exc.message)
+
+    return wrapper
+
+
+def check_form(who: Viewer, csrf_token: str | None) -> None:
+    sessions.check_csrf(who.web_session, csrf_token)
+
+
+def vault_for(request: Request) -> Vault:
+    return Vault.from_settings(api_state(request).runtime.settings)
+
+
+@router.get("/static/{name}", name="web-static")
+async def static(name: str) -> Response:
+    if name not in STATIC_FILES:
+        raise NotFound("no such file")
+    return secure(FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name]))
+
+
+# --- login ---------------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None):
+    return render(request, "login.html", None, next=safe_next(next))
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=500)] = "/ui/",
+):
+    state = api_state(request)
+    client = request.client.host if request.client else "unknown"
+    try:
+        state.auth_failures.peek(client)
+        cookie, _user = sessions.login(session, email, password)
+        session.commit()
+    except Unauthorized as exc:
+        session.rollback()
+        with contextlib.suppress(CountersignalError):
+            state.auth_failures.take(client)
+        return render(request, "login.html", None, status=401, error=exc.message, next=next)
+    except CountersignalError as exc:
+        return render(request, "login.html", None, status=exc.http_status, error=exc.message)
+    response = redirect(safe_next(next))
+    response.set_cookie(
+        sessions.COOKIE,
+        cookie,
+        httponly=True,
+        samesite="strict",
+        secure=state.runtime.settings.web_secure_cookies,
+        max_age=int(sessions.ABSOLUTE.total_seconds()),
+        path="/ui",
+    )
+    return response
+
+
+@router.post("/logout")
+@page
+async def logout(request: Request, session: SessionDep, csrf_token: Annotated[str, Form()] = ""):
+    who = viewer(request, session)
+    check_form(who, csrf_token)
+    sessions.logout(session, request.cookies.get(sessions.COOKIE))
+    session.commit()
+    response = redirect("/ui/login")
+    response.delete_cookie(sessions.COOKIE, path="/ui")
+    return response
+
+
+# --- queue and cases -----------------------------------------------------------------------
+
+
+@router.get("/")
+@page
+async def queue(request: Request, session: SessionDep):
+    who = viewer(request, session)
+    cases = service.list_queue(session, who.principal, limit=200)
+    return render(request, "queue.html", who, cases=cases, now=utcnow())
+
+
+@router.get("/cases/{case_id}")
+@page
+async def case_page(request: Request, session: SessionDep, case_id: str):
+    who = viewer(request, session)
+    detail = service.get_case(session, who.principal, case_id)
+    open_appeals = [a for a in detail.appeals if a.status == "open"]
+    me = service.actor_key(who.principal)
+    return render(
+        request,
+        "case.html",
+        who,
+        detail=detail,
+        case=detail.case,
+        matches=detail.submission.matches if detail.submission else [],
+        findings=detail.submission.findings if detail.submission else [],
+        content_type=(detail.submission.content_type if detail.submission else "") or "",
+        actions=[(a, ACTION_KEYS[a]) for a in ACTIONS],
+        ground_types=GROUND_TYPES,
+        pending=[d for d in detail.decisions if d.status == "pending"],
+        me=me,
+        open_appeals=open_appeals,
+        can_decide=detail.case.status in ("open", "escalated"),
+    )
+
+
+def _case_content(request: Request, session: Session, who: Viewer, case_id: str, reason: str):
+    detail = service.get_case(session, who.principal, case_id)
+    if not detail.case.vault_entry_id:
+        raise NotFound("this case has no preserved content")
+    preserved = read_entry(
+        session, who.principal, vault_for(request), detail.case.vault_entry_id, reason=reason
+    )
+    session.commit()  # the audited read commits with the content leaving
+    if preserved.content is None:
+        raise NotFound("only metadata was preserved for this case")
+    return preserved.content, preserved.entry.content_type or "application/octet-stream"
+
+
+@router.get("/cases/{case_id}/preview")
+@page
+async def case_preview(request: Request, session: SessionDep, case_id: str):
+    """A small, blurred, greyscale rendition: the real pixels only leave on reveal."""
+    who = viewer(request, session)
+    content, _type = _case_content(
+        request, session, who, case_id, f"case review {case_id}: blurred preview"
+    )
+    try:
+        with Image.open(io.BytesIO(content)) as img:
+            img.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
+            blurred = ImageOps.grayscale(img).filter(ImageFilter.GaussianBlur(radius=18))
+            out = io.BytesIO()
+            blurred.save(out, format="PNG")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise NotFound("no preview for this content type") from None
+    return secure(Response(out.getvalue(), media_type="image/png"))
+
+
+@router.get("/cases/{case_id}/content")
+@page
+async def case_content(request: Request, session: SessionDep, case_id: str):
+    """The content itself, after the reviewer chose to reveal it (an audited vault read)."""
+    who = viewer(request, session)
+    content, media_type = _case_content(
+        request, session, who, case_id, f"case review {case_id}: reviewer revealed content"
+    )
+    inline = media_type.startswith(("image/", "video/"))
+    response = Response(content, media_type=media_type if inline else "application/octet-stream")
+    response.headers["Content-Disposition"] = (
+        "inline" if inline else f'attachment; filename="{case_id}.bin"'
+    )
+    return secure(response)
+
+
+@router.post("/cases/{case_id}/decide")
+@page
+async def decide(
+    request: Request,
+    session: SessionDep,
+    case_id: str,
+    action: Annotated[str, Form()],
+    ground_type: Annotated[str, Form()],
+    ground: Annotated[str, Form(max_length=2000)],
+    explanation: Annotated[str, Form(max_length=10000)],
+    territories: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+):
+    who = viewer(request, session)
+    check_form(who, csrf_token)
+    try:
+        decision = service.decide(
+            session,
+            who.principal,
+            case_id,
+            action=action,
+            ground_type=ground_type,
+            ground=ground,
+            explanation=explanation,
+            territories=[t for t in territories.replace(" ", ",").split(",") if t],
+            vault=vault_for(request),
+        )
+        session.commit()
+    except CountersignalError as exc:
+        session.rollback()
+        return redirect(f"/ui/cases/{case_id}", exc.message, "error")
+    if decision.status == "pending":
+        return redirect(f"/ui/cases/{case_id}", "decision recorded; a second reviewer must confirm")
+    return redirect("/ui/", f"case decided: {action.replace('_', ' ')}")
+
+
+@router.post("/decisions/{decision_id}/confirm")
+@page
+async def confirm(
+    request: Request,
+    session: SessionDep,
+    decision_id: str,
+    case_id: Annotated[str, Form()],
+    verdict: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+):
+    who = viewer(request, session)
+    check_form(who, csrf_token)
+    try:
+        if verdict == "confirm":
+            service.confirm_decision(session, who.principal, decision_id, vault=vault_for(request))
+        else:
+            service.reject_decision(session, who.principal, decision_id, reason=reason)
+        session.commit()
+    except CountersignalError as exc:
+        session.rollback()
+        return redirect(f"/ui/cases/{case_id}", exc.message, "error")
+    return redirect(f"/ui/cases/{case_id}", f"decision {verdict}ed")
+
+
+# --- appeals -------------------------------------------------------------------------------
+
+
+@router.get("/appeals")
+@page
+async def appeals_page(request: Request, session: SessionDep):
+    who = viewer(request, session)
+    rows = appeals.list_appeals(session, who.principal, open_only=False, limit=200)
+    return render(request, "appeals.html", who, appeals=rows, now=utcnow())
+
+
+@router.post("/appeals/{appeal_id}/decide")
+@page
+async def decide_appeal(
+    request: Request,
+    session: SessionDep,
+    appeal_id: str,
+    case_id: Annotated[str, Form()],
+    outcome: Annotated[str, Form()],
+    explanation: Annotated[str, Form(max_length=10000)],
+    csrf_token: Annotated[str, Form()] = "",
+):
+    who = viewer(request, session)
+    check_form(who, csrf_token)
+    try:
+        appeals.decide_appeal(
+            session, who.principal, appeal_id, outcome=outcome, explanation=explanation
+        )
+        session.commit()
+    except CountersignalError as exc:
+        session.rollback()
+        return redirect(f"/ui/cases/{case_id}", exc.message, "error")
+    return redirect(f"/ui/cases/{case_id}", f"appeal {outcome}")
+
+
+# --- removal orders, webhooks, reports -----------------------------------------------------
+
+
+@router.get("/orders")
+@page
+async def orders_page(request: Request, session: SessionDep):
+    who = viewer(request, session)
+    now = utcnow()
+    rows = [(o, orders.clock(o, now)) for o in orders.list_orders(session, who.principal)]
+    return render(request, "orders.html", who, orders=rows, reasons=ORDER_REASONS, now=now)
+
+
+@router.post("/orders/{order_id}/respond")
+@page
+async def respond_order(
+    request: Request,
+    session: SessionDep,
+    order_id: str,
+    outcome: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+    explanation: Annotated[str, Form(max_length=10000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+):
+    who = viewer(request, session)
+    check_form(who, csrf_token)
+    try:
+        orders.respond_to_order(
+            session,
+            who.principal,
+            order_id,
+            outcome=outcome,
+            reason=reason or None,
+            explanation=explanation,
+        )
+        session.commit()
+    except CountersignalError as exc:
+        session.rollback()
+        return redirect("/ui/orders", exc.message, "error")
+    return redirect("/ui/orders", "answer to the authority recorded")
+
+
+@router.get("/webhooks")
+@page
+async def webhooks_page(request: Request, session: SessionDep):
+    who = viewer(request, session)
+    dead = webhooks.list_dead_letters(session, who.principal)
+    return render(request, "webhooks.html", who, dead=dead)
+
+
+@router.post("/webhooks/{message_id}/retry")
+@page
+async def retry_webhook(
+    request: Request, session: SessionDep, message_id: str, csrf_token: Annotated[str, Form()] = ""
+):
+    who = viewer(request, session)
+    check_form(who, csrf_token)
+    webhooks.retry_dead_letter(session, who.principal, message_id)
+    session.commit()
+    return redirect("/ui/webhooks", "queued for another delivery")
+
+
+@router.get("/reports")
+@page
+async def reports_page(
+    request: Request, session: SessionDep, start: str | None = None, end: str | None = None
+):
+    from countersignal.reports.figures import compute_figures
+    from countersignal.reports.render import to_html
+
+    who = viewer(request, session)
+    now = utcnow()
+    begin = _date(start) or datetime(now.year, 1, 1, tzinfo=UTC)
+    finish = _date(end) or now + timedelta(seconds=1)
+    figures = compute_figures(session, who.principal, start=begin, end=finish)
+    return secure(Response(to_html(figures), media_type="text/html"))
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+# --- responsible-reporting review ----------------------------------------------------------
+
+
+@router.get("/review")
+@page
+async def review_page(request: Request, session: SessionDep):
+    who = viewer(request, session)
+    return render(request, "review.html", who, report=None, draft="")
+
+
+@router.post("/review")
+@page
+async def review_draft(
+    request: Request,
+    session: SessionDep,
+    draft: Annotated[str, Form(max_length=200_000)],
+    csrf_token: Annotated[str, Form()] = "",
+):
+    """Advice for the author only: the draft is not stored and not sent anywhere."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from countersignal.review.service import render_highlighted_html, review_article
+
+    who = viewer(request, session)
+    check_form(who, csrf_token)
+    report = await run_in_threadpool(review_article, draft)
+    highlighted = render_highlighted_html(report.text, report.findings)
+    return render(request, "review.html", who, report=report, draft=draft, highlighted=highlighted)
