@@ -136,3 +136,77 @@ class Medallion:
         )
         resp.raise_for_status()
         return (resp.json() or {}).get("objects", [])
+
+
+COUNTERSIGNAL = str(Path(sys.executable).with_name("countersignal"))
+
+
+class Countersignal:
+    """``countersignal serve`` as a real process over one database (SQLite or PostgreSQL)."""
+
+    def __init__(self, workdir: Path, database_url: str, env: dict[str, str] | None = None):
+        import os
+
+        from countersignal.db import migrate
+
+        self.workdir, self.database_url = workdir, database_url
+        workdir.mkdir(parents=True, exist_ok=True)
+        migrate(database_url)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "COUNTERSIGNAL_HOME": str(workdir / "home"),
+            "COUNTERSIGNAL_DATABASE_URL": database_url,
+            "COUNTERSIGNAL_API_RATE_LIMIT_PER_S": "10000",
+            "COUNTERSIGNAL_API_RATE_LIMIT_BURST": "10000",
+            "COUNTERSIGNAL_API_MATCHER_POLL_S": "0.2",
+            "COUNTERSIGNAL_EXCHANGE_SETTLE_SECONDS": "0",
+            **(env or {}),
+        }
+        self.log_path = workdir / "server.log"
+        self.proc = subprocess.Popen(
+            [COUNTERSIGNAL, "serve", "--port", str(self.port), "--log-level", "warning"],
+            env=self.env,
+            stdout=self.log_path.open("w"),
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+        try:
+            wait_http(f"{self.url}/readyz", timeout=90, proc=self.proc)
+        except Exception as exc:
+            raise RuntimeError(f"{exc}\n{self.log_path.read_text()[-3000:]}") from None
+
+    @property
+    def taxii_root(self) -> str:
+        return f"{self.url}/taxii2/api/"
+
+    def sessions(self):
+        from countersignal.db import make_engine, session_factory
+
+        return session_factory(make_engine(self.database_url))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def make_org(sessions, name: str, country: str, roles: tuple[str, ...]) -> tuple[str, dict]:
+    """An organisation and one token per role, as an operator would make them."""
+    from countersignal.auth import Principal, create_organisation, issue_token
+
+    operator = Principal.system("tests")
+    with sessions.begin() as session:
+        org = create_organisation(session, by=operator, name=name, kind="platform", country=country)
+        tokens = {}
+        for role in roles:
+            _, secret = issue_token(
+                session, by=operator, organisation_id=org.id, name=role, roles=[role]
+            )
+            tokens[role] = secret
+        return org.id, tokens
