@@ -38,6 +38,7 @@ def register() -> None:
         "countersignal.cli.admin",
         "countersignal.cli.audit",
         "countersignal.cli.backfill",
+        "countersignal.cli.exchange",
         "countersignal.cli.serve",
     ):
         importlib.import_module(module).register(app)
