@@ -9,6 +9,7 @@ DEBIAN_PACKAGES=(
   libswscale-dev libswresample-dev libavutil-dev
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-rus
   chromium fonts-dejavu-core
+  wrk
 )
 
 missing=()

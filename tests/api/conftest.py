@@ -51,9 +51,13 @@ class Server:
     demo_token: str
     orgs: dict[str, Org] = field(default_factory=dict)
 
-    def client(self, org: str | None = None, role: str = "admin", **kwargs) -> httpx.Client:
+    def client(self, org: str | None = None, role: str = "admin", *,
+               token: str | None = None) -> httpx.Client:
+        """A client for ``org``'s ``role`` token, for ``token``, or anonymous."""
         headers = self.orgs[org].headers(role) if org else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+        if token:
+            headers = {"Authorization": f"Bearer {token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
     def sessions(self):
         from countersignal.db import make_engine, session_factory
