@@ -4,7 +4,7 @@ Hashes are ``(n, 4)`` uint64 rows (hex order). The 256 bits are eight 32-bit *wo
 16-bit *halves* (``hi``, ``lo``). Per word a segment keeps two direct-addressed tables:
 
 * the **hi table**: rows bucketed by ``hi`` (65,536 buckets), sorted by ``lo`` inside a bucket,
-  each entry holding its ``lo`` (the *tail*) and its row number (word 0 needs no row numbers:
+  each entry holding its ``lo`` (the *tail*) and its 3-byte row number (word 0 needs neither:
   the segment's rows are sorted by word 0, so the hi table of word 0 is the row order itself);
 * the **lo table**: bucketed by ``lo``, holding only ``hi`` tails (2 bytes an entry). A lo-side
   hit knows its whole word, so its rows are found by one binary search in the hi table.
@@ -77,54 +77,68 @@ def primary_order(hashes):
 
 
 @njit(cache=True, nogil=True)
-def _bucket_by(hashes, key_half, tail_half, first, offsets, tails, rows, t):
-    """Stable counting sort of ``first`` (an order sorted by the tail) into table ``t``."""
+def _counting_sort(hashes, key_half, first, offsets, t):
+    """Stable counting sort of the order ``first`` by ``key_half``; fills ``offsets[t]``."""
     n = hashes.shape[0]
     for i in range(n):
         offsets[t, _half(hashes[i], key_half) + 1] += 1
     for b in range(N_BUCKETS):
         offsets[t, b + 1] += offsets[t, b]
-    cursor = offsets[t, :N_BUCKETS].copy()
+    cursor = offsets[t, :N_BUCKETS].astype(np.int64)
+    order = np.empty(n, dtype=np.int64)
     for j in range(n):
         i = first[j]
         key = _half(hashes[i], key_half)
-        pos = cursor[key]
-        tails[t, pos] = _half(hashes[i], tail_half)
-        if rows.shape[0] > 0 and t > 0:
-            rows[t - 1, pos] = i
-        cursor[key] = pos + 1
+        order[cursor[key]] = i
+        cursor[key] += 1
+    return order
 
 
 @njit(cache=True, nogil=True)
 def build_tables(hashes):
-    """Hi and lo tables of every word; ``hashes`` must already be in :func:`primary_order`."""
+    """Hi and lo tables of every word; ``hashes`` must already be in :func:`primary_order`.
+
+    Word 0's hi table is the row order itself, so it stores neither tails nor rows; row
+    numbers take 3 bytes (segments hold fewer than 2**24 rows).
+    """
     n = hashes.shape[0]
     hi_off = np.zeros((N_WORDS, N_BUCKETS + 1), dtype=np.uint32)
-    hi_tail = np.empty((N_WORDS, n), dtype=np.uint16)
-    hi_rows = np.empty((N_WORDS - 1, n), dtype=np.uint32)
+    hi_tail = np.empty((N_WORDS - 1, n), dtype=np.uint16)
+    hi_rows = np.empty((N_WORDS - 1, n, 3), dtype=np.uint8)
     lo_off = np.zeros((N_WORDS, N_BUCKETS + 1), dtype=np.uint32)
     lo_tail = np.empty((N_WORDS, n), dtype=np.uint16)
-    no_rows = np.empty((0, 0), dtype=np.uint32)
-    by_tail = np.empty(n, dtype=np.int64)
-    counts = np.zeros(N_BUCKETS + 1, dtype=np.int64)
+    identity = np.arange(n)
     for w in range(N_WORDS):
         hi, lo = 2 * w, 2 * w + 1
-        for side in range(2):
-            key_half, tail_half = (hi, lo) if side == 0 else (lo, hi)
-            counts[:] = 0
-            for i in range(n):
-                counts[_half(hashes[i], tail_half) + 1] += 1
-            for b in range(N_BUCKETS):
-                counts[b + 1] += counts[b]
-            for i in range(n):
-                key = _half(hashes[i], tail_half)
-                by_tail[counts[key]] = i
-                counts[key] += 1
-            if side == 0:
-                _bucket_by(hashes, key_half, tail_half, by_tail, hi_off, hi_tail, hi_rows, w)
-            else:
-                _bucket_by(hashes, key_half, tail_half, by_tail, lo_off, lo_tail, no_rows, w)
+        by_lo = _counting_sort(hashes, lo, identity, lo_off, w)  # lo_off is scratch here
+        lo_off[w, :] = 0
+        order = _counting_sort(hashes, hi, by_lo, hi_off, w)
+        if w > 0:
+            for pos in range(n):
+                i = order[pos]
+                hi_tail[w - 1, pos] = _half(hashes[i], lo)
+                hi_rows[w - 1, pos, 0] = i & 0xFF
+                hi_rows[w - 1, pos, 1] = (i >> 8) & 0xFF
+                hi_rows[w - 1, pos, 2] = (i >> 16) & 0xFF
+        by_hi = _counting_sort(hashes, hi, identity, lo_off, w)
+        lo_off[w, :] = 0
+        order = _counting_sort(hashes, lo, by_hi, lo_off, w)
+        for pos in range(n):
+            lo_tail[w, pos] = _half(hashes[order[pos]], hi)
     return hi_off, hi_tail, hi_rows, lo_off, lo_tail
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hi_tail_at(hashes, hi_tail, w, j):
+    return _half(hashes[j], 1) if w == 0 else np.int64(hi_tail[w - 1, j])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hi_row_at(hi_rows, w, j):
+    if w == 0:
+        return np.int64(j)
+    r = hi_rows[w - 1, j]
+    return np.int64(r[0]) | (np.int64(r[1]) << 8) | (np.int64(r[2]) << 16)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -169,9 +183,9 @@ def search_segment(
             for m in range(level_starts[d], level_starts[d + 1]):
                 b = qhi ^ masks[m]
                 for j in range(hi_off[w, b], hi_off[w, b + 1]):
-                    if d + _popcount64(np.uint64(hi_tail[w, j] ^ qlo)) > s:
+                    if d + _popcount64(np.uint64(_hi_tail_at(hashes, hi_tail, w, j) ^ qlo)) > s:
                         continue
-                    row = j if w == 0 else hi_rows[w - 1, j]
+                    row = _hi_row_at(hi_rows, w, j)
                     count = _emit(row, w, query, hashes, alive, word_r, r, out_rows, out_dist,
                                   count)
         for d in range(a_lo + 1):
@@ -188,13 +202,13 @@ def search_segment(
                     lo, hi = np.int64(hi_off[w, tail]), np.int64(hi_off[w, tail + 1])
                     while lo < hi:  # hi bucket is sorted by lo: find the word's rows
                         mid = (lo + hi) >> 1
-                        if hi_tail[w, mid] < b:
+                        if _hi_tail_at(hashes, hi_tail, w, mid) < b:
                             lo = mid + 1
                         else:
                             hi = mid
                     end = hi_off[w, tail + 1]
-                    while lo < end and hi_tail[w, lo] == b:
-                        row = lo if w == 0 else hi_rows[w - 1, lo]
+                    while lo < end and _hi_tail_at(hashes, hi_tail, w, lo) == b:
+                        row = _hi_row_at(hi_rows, w, lo)
                         count = _emit(row, w, query, hashes, alive, word_r, r, out_rows,
                                       out_dist, count)
                         lo += 1

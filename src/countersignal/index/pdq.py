@@ -7,8 +7,9 @@ log-structured style while the merge stays under ``MERGE_LIMIT`` rows, so an ``a
 stalls for a large rebuild; :meth:`PDQIndex.compact` merges everything (e.g. off-peak).
 Removes are tombstones (a per-row ``alive`` flag) dropped at the next merge.
 
-Memory at 10M hashes: 32 B hash + 8 B id + 1 B alive + 7 x 4 B row numbers + 16 x 2 B tails
-= 101 B per hash, plus 4 MiB of bucket offsets per segment.
+Memory per hash: 32 B hash + 4 B id (8 B when an id does not fit in uint32) + 1 B alive +
+7 x 3 B row numbers + 15 x 2 B tails = 88 B, plus 4 MiB of bucket offsets per segment
+(segments hold at most ``SEGMENT_MAX_ROWS`` rows).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ DEFAULT_THRESHOLD = 31
 MAX_THRESHOLD = 256
 BUFFER_ROWS = 4096
 MERGE_LIMIT = 1_000_000
-MIN_SEGMENT_ROWS = 1024
+SEGMENT_MAX_ROWS = (1 << 24) - 1  # row numbers in the tables take 3 bytes
 MAX_MASK_RADIUS = 8
 SNAPSHOT_KIND = "pdq"
 
@@ -113,8 +114,19 @@ class _Segment:
     def build(cls, hashes: np.ndarray, ids: np.ndarray) -> _Segment:
         order = kernels.primary_order(hashes)
         hashes = np.ascontiguousarray(hashes[order])
-        ids = np.ascontiguousarray(ids[order])
+        small = len(ids) == 0 or (ids.min() >= 0 and ids.max() <= np.iinfo(np.uint32).max)
+        ids = np.ascontiguousarray(ids[order], dtype=np.uint32 if small else np.int64)
         return cls(hashes, ids, np.ones(len(ids), dtype=np.uint8), kernels.build_tables(hashes))
+
+    @classmethod
+    def build_all(cls, hashes: np.ndarray, ids: np.ndarray) -> list[_Segment]:
+        """Segments of at most ``SEGMENT_MAX_ROWS`` rows."""
+        return [
+            cls.build(
+                hashes[start : start + SEGMENT_MAX_ROWS], ids[start : start + SEGMENT_MAX_ROWS]
+            )
+            for start in range(0, len(ids), SEGMENT_MAX_ROWS)
+        ]
 
     @property
     def live(self) -> int:
@@ -126,13 +138,28 @@ class _Segment:
             if use_index:
                 masks, starts = _flip_masks()
                 count = kernels.search_segment(
-                    query, self.hashes, self.alive, *self.tables, word_radii(threshold),
-                    threshold, masks, starts, out.rows, out.dist, 0,
+                    query,
+                    self.hashes,
+                    self.alive,
+                    *self.tables,
+                    word_radii(threshold),
+                    threshold,
+                    masks,
+                    starts,
+                    out.rows,
+                    out.dist,
+                    0,
                 )
             else:
                 count = kernels.search_brute(
-                    query, self.hashes, self.alive, len(self.ids), threshold, out.rows,
-                    out.dist, 0,
+                    query,
+                    self.hashes,
+                    self.alive,
+                    len(self.ids),
+                    threshold,
+                    out.rows,
+                    out.dist,
+                    0,
                 )
             if count <= len(out.rows):
                 return count
@@ -185,7 +212,8 @@ class PDQIndex(SignalIndex):
         ids = as_id_array(ids, len(words))
         with self._lock:
             if len(words) >= BUFFER_ROWS:
-                self._add_segment(_Segment.build(words, ids))
+                for segment in _Segment.build_all(words, ids):
+                    self._add_segment(segment)
             elif len(words):
                 self._append_buffer(words, ids)
             self._size += len(ids)
@@ -218,7 +246,7 @@ class PDQIndex(SignalIndex):
             merged_size = last.live + prev.live
             if prev.live > 4 * last.live or merged_size > MERGE_LIMIT:
                 break
-            segments[-2:] = [_merge([prev, last])]
+            segments[-2:] = _merge([prev, last])
         segments.sort(key=lambda seg: -len(seg.ids))
         self._segments = segments
 
@@ -245,8 +273,7 @@ class PDQIndex(SignalIndex):
             if self._buf_n:
                 self._seal_buffer()
             if len(self._segments) > 1 or any(s.live < len(s.ids) for s in self._segments):
-                merged = _merge(self._segments)
-                self._segments = [merged] if len(merged.ids) else []
+                self._segments = _merge(self._segments)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -361,19 +388,23 @@ def _check_segment(seg: _Segment) -> None:
         seg.hashes.shape == (n, 4)
         and seg.alive.shape == (n,)
         and hi_off.shape == lo_off.shape == (kernels.N_WORDS, kernels.N_BUCKETS + 1)
-        and hi_tail.shape == lo_tail.shape == (kernels.N_WORDS, n)
-        and hi_rows.shape == (kernels.N_WORDS - 1, n)
+        and hi_tail.shape == (kernels.N_WORDS - 1, n)
+        and lo_tail.shape == (kernels.N_WORDS, n)
+        and hi_rows.shape == (kernels.N_WORDS - 1, n, 3)
         and int(hi_off[:, -1].min(initial=n)) == n == int(lo_off[:, -1].max(initial=n))
     )
     if not ok:
         raise SnapshotError("PDQ snapshot arrays have inconsistent shapes")
 
 
-def _merge(segments: list[_Segment]) -> _Segment:
+def _merge(segments: list[_Segment]) -> list[_Segment]:
+    """The live rows of ``segments`` rebuilt as as few segments as the row limit allows."""
     keep = [seg.alive.astype(bool) for seg in segments]
     hashes = np.concatenate([seg.hashes[k] for seg, k in zip(segments, keep, strict=True)])
-    ids = np.concatenate([seg.ids[k] for seg, k in zip(segments, keep, strict=True)])
-    return _Segment.build(hashes, ids)
+    ids = np.concatenate(
+        [seg.ids[k].astype(np.int64) for seg, k in zip(segments, keep, strict=True)]
+    )
+    return _Segment.build_all(hashes, ids)
 
 
 def _search_buffer(query, threshold, buf, buf_n, out: _Out) -> int:
