@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -22,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from countersignal.banks.models import BigId
+from countersignal.banks.models import BankItem, BigId
 from countersignal.db import Base, UTCDateTime, new_id, utcnow
 
 
@@ -220,3 +221,7 @@ class FeedCheckpoint(Base):
     feed: Mapped[str] = mapped_column(String(200), primary_key=True)
     checkpoint: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# Feeds page a bank's items by update time (migration exchange_0001 creates it).
+Index("ix_exchange_bank_items_updated", BankItem.bank_id, BankItem.updated_at)
