@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from countersignal.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
@@ -44,6 +44,17 @@ SECRET_KEY_PATTERN = re.compile(
 TOKEN_VALUE_PATTERN = re.compile(r"\bcs_[a-z0-9]{8}_[A-Za-z0-9]{20,}")
 
 ActorKind = Literal["user", "token", "system"]
+
+# Core statements, built once: an append is three round trips and no ORM bookkeeping.
+_head = AuditChainHead.__table__
+_CLAIM_NEXT_SEQ = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(seq=_head.c.seq + 1)
+    .returning(_head.c.seq, _head.c.last_hash)
+)
+_SET_HEAD_HASH = update(_head).where(_head.c.id == 1).values(last_hash=bindparam("new_hash"))
+_INSERT_EVENT = insert(AuditEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -172,7 +183,9 @@ def record(
     or not at all.
 
     Takes the chain-head row lock (an ``UPDATE``, so SQLite takes its write lock at once too);
-    concurrent appenders wait for this transaction to end, so the chain never forks.
+    concurrent appenders wait for this transaction to end, so the chain never forks. Use the
+    default READ COMMITTED isolation on PostgreSQL (stricter levels turn the wait into a
+    serialisation error). Returns the event as written, detached from the session.
     """
     if not ACTION_PATTERN.match(action):
         raise InvalidInput(f"audit action {action!r} must be dotted lower case, e.g. 'bank.create'")
@@ -183,14 +196,9 @@ def record(
         raise InvalidInput(f"invalid audit actor {actor!r}")
     clean = _clean_details(details)
 
-    claimed = session.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == 1)
-        .values(seq=AuditChainHead.seq + 1)
-        .returning(AuditChainHead.seq, AuditChainHead.last_hash)
-    ).one_or_none()
+    claimed = session.execute(_CLAIM_NEXT_SEQ).one_or_none()
     if claimed is None:
-        raise Unavailable("audit chain head missing: run `countersignal db upgrade` (migrations)")
+        raise Unavailable("audit chain head missing: run the database migrations")
     seq, prev_hash = claimed
 
     fields = {
@@ -208,13 +216,10 @@ def record(
         "details": clean,
         "prev_hash": prev_hash,
     }
-    event = AuditEvent(**fields, hash=event_hash(**fields))
-    session.add(event)
-    session.flush()
-    session.execute(
-        update(AuditChainHead).where(AuditChainHead.id == 1).values(last_hash=event.hash)
-    )
-    return event
+    fields["hash"] = event_hash(**fields)
+    session.execute(_INSERT_EVENT, fields)
+    session.execute(_SET_HEAD_HASH, {"new_hash": fields["hash"]})
+    return AuditEvent(**fields)
 
 
 def _read_head(session: Session) -> tuple[int, str] | None:
