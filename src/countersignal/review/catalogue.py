@@ -126,7 +126,8 @@ class Catalogue:
             lem = _lemmatizer(language)
             table = spec.lexicons.get(language, {})
             self._cache[key] = {
-                name: Lexicon(self._expand(phrases, language), lem) for name, phrases in table.items()
+                name: Lexicon(self._expand(phrases, language), lem)
+                for name, phrases in table.items()
             }
         return self._cache[key]
 
@@ -146,7 +147,8 @@ class Catalogue:
             lem = _lemmatizer(language)
             table = self.shared.get(language, {})
             self._cache[key] = {
-                name: Lexicon(self._expand(phrases, language), lem) for name, phrases in table.items()
+                name: Lexicon(self._expand(phrases, language), lem)
+                for name, phrases in table.items()
             }
         return self._cache[key]
 
@@ -194,7 +196,7 @@ def _load(extra_dir: str, disabled: frozenset[str]) -> Catalogue:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidInput(f"cannot read rule file {path}: {exc}") from exc
 

@@ -48,12 +48,13 @@ def detect_language(text: str) -> tuple[str, float]:
     words = [w.lower() for w in _WORD.findall(sample)]
     if not words:
         return "und", 0.0
-    candidates = ("ru", "uk") if script == "cyrillic" else ("en", "de", "fr", "es", "it", "pt", "nl")
+    candidates = (
+        ("ru", "uk") if script == "cyrillic" else ("en", "de", "fr", "es", "it", "pt", "nl")
+    )
     hits = {lang: sum(w in _STOP[lang] for w in words) for lang in candidates}
-    if script == "cyrillic":
-        # letters that exist in Ukrainian but not Russian settle the pair
-        if re.search(r"[іїєґ]", sample, re.IGNORECASE):
-            hits["uk"] += len(words) // 4 + 1
+    # letters that exist in Ukrainian but not Russian settle that pair
+    if script == "cyrillic" and re.search(r"[іїєґ]", sample, re.IGNORECASE):
+        hits["uk"] += len(words) // 4 + 1
     best, best_hits = max(hits.items(), key=lambda kv: kv[1])
     if best_hits == 0:
         return ("ru" if script == "cyrillic" else "und"), 0.3 if script == "cyrillic" else 0.0

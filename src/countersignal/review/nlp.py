@@ -133,16 +133,19 @@ def analyse_english(text: str) -> Analysis:
 
 
 # Words that make a capitalised sequence an organisation or a place, not a person's name.
-_NOT_NAME_WORDS = frozenset(
-    """ministry police office group bank institute university council party hotel centre center
-    court bureau agency service services force army church mosque synagogue temple school
-    college hospital station street road avenue square park hall bridge airport stadium market
-    news times post daily club company inc ltd plc st saint north south east west new city
-    county state states republic kingdom union nations committee commission department
-    government parliament assembly house foundation trust network media press tv radio
-    monday tuesday wednesday thursday friday saturday sunday january february march april may
-    june july august september october november december breaking live update updates""".split()
-)
+# fmt: off
+_NOT_NAME_WORDS = frozenset("""
+    ministry police office group bank institute university council party hotel centre
+    center court bureau agency service services force army church mosque synagogue temple
+    school college hospital station street road avenue square park hall bridge airport
+    stadium market news times post daily club company inc ltd plc st saint north south
+    east west new city county state states republic kingdom union nations committee
+    commission department government parliament assembly house foundation trust network
+    media press tv radio monday tuesday wednesday thursday friday saturday sunday january
+    february march april may june july august september october november december breaking
+    live update updates
+""".split())  # noqa: SIM905
+# fmt: on
 
 
 def _looks_like_name(tokens: list[Any]) -> bool:
@@ -314,7 +317,9 @@ def analyse_generic(text: str, language: str) -> Analysis:
         for m in _TOKEN_RE.finditer(text, start, end):
             norm = norm_word(m.group(0))
             tokens.append(
-                Token(len(tokens), m.start(), m.end(), m.group(0), norm, norm, "", sent=len(sentences))
+                Token(
+                    len(tokens), m.start(), m.end(), m.group(0), norm, norm, "", sent=len(sentences)
+                )
             )
         if len(tokens) > first:
             sentences.append(

@@ -98,7 +98,7 @@ def _plain_headline(text: str) -> Span | None:
     lead = len(text) - len(stripped)
     first, sep, rest = stripped.partition("\n")
     first_clean = first.strip().lstrip("#").strip()
-    if not sep or not rest.startswith(("\n", "\r\n")) and not rest.lstrip(" \t").startswith("\n"):
+    if not sep or (not rest.startswith(("\n", "\r\n")) and not rest.lstrip(" \t").startswith("\n")):
         return None
     if not first_clean or len(first_clean.split()) > 20 or first_clean.endswith("."):
         return None

@@ -52,7 +52,9 @@ def review_article(
     else:
         lang, confidence = detect_language(prepared.text)
         if confidence < 0.4 and prepared.text.strip():
-            notes.append(f"language detected as {lang!r} with low confidence; pass language= to set it")
+            notes.append(
+                f"language detected as {lang!r} with low confidence; pass language= to set it"
+            )
     analysis = _analyse(prepared, lang, catalogue)
     if lang not in FULL_LANGUAGES:
         notes.append(

@@ -68,7 +68,9 @@ def link_domains(ctx: Context) -> Iterator[Hit]:
             label = domain.split(".")[0]
             inside_link = any(s <= tok.start < e for s, e in seen)
             if len(label) >= 6 and tok.norm == label and not inside_link:
-                yield Hit(tok.start, tok.end, f"names the file host {domain}", params.confidence - 0.2)
+                yield Hit(
+                    tok.start, tok.end, f"names the file host {domain}", params.confidence - 0.2
+                )
 
 
 class EmbedParams(BaseModel):

@@ -41,7 +41,7 @@ def identity_blame(ctx: Context) -> Iterator[Hit]:
             yield Hit(
                 hit[0].start,
                 hit[1].end,
-                f"ties “{a.text[hit[0].start:hit[0].end]}” to the violence without saying why "
+                f"ties “{a.text[hit[0].start : hit[0].end]}” to the violence without saying why "
                 "identity is relevant",
                 0.75,
             )

@@ -136,7 +136,9 @@ def perpetrator_prominence(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@detector("unqualified_guilt_label", lexicons=("labels", "label_exceptions", "qualifiers", "process"))
+@detector(
+    "unqualified_guilt_label", lexicons=("labels", "label_exceptions", "qualifiers", "process")
+)
 def unqualified_guilt_label(ctx: Context) -> Iterator[Hit]:
     """A named person in an arrest or court context (`process`) called a terrorist, bomber,
     killer... (`labels`) with no suspected/alleged/charged/convicted (`qualifiers`)."""
@@ -162,7 +164,7 @@ def unqualified_guilt_label(ctx: Context) -> Iterator[Hit]:
             yield Hit(
                 start,
                 end,
-                f"calls {a.text[ent.start:ent.end]} “{labels[0].phrase}” without "
+                f"calls {a.text[ent.start : ent.end]} “{labels[0].phrase}” without "
                 "“suspected”, “alleged” or the charge",
                 0.8,
             )
@@ -194,7 +196,7 @@ def named_casualty(ctx: Context) -> Iterator[Hit]:
                 yield Hit(
                     mention.span.start,
                     mention.span.end,
-                    f"names {a.text[mention.span.start:mention.span.end]} among the casualties "
+                    f"names {a.text[mention.span.start : mention.span.end]} among the casualties "
                     "without saying the name was officially released or the family informed",
                     0.75,
                 )

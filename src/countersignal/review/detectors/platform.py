@@ -97,9 +97,7 @@ class PropagandaQuoteParams(BaseModel):
     min_words: int = Field(6, ge=1)
 
 
-@detector(
-    "propaganda_quotes", lexicons=("propaganda", "officials"), params=PropagandaQuoteParams
-)
+@detector("propaganda_quotes", lexicons=("propaganda", "officials"), params=PropagandaQuoteParams)
 def propaganda_quotes(ctx: Context) -> Iterator[Hit]:
     """Quotations taken from a manifesto, pamphlet or slogan (named in the lead-in)."""
     a = ctx.analysis

@@ -1,0 +1,54 @@
+"""The evaluation corpus: size, honesty checks, and the targets the review must meet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from countersignal.review import load_catalogue
+from countersignal.review.evaluation import Evaluation, evaluate, load_corpus
+
+CORPUS = Path(__file__).parent / "corpus"
+TARGET_PRECISION = 0.85
+MIN_RECALL = 0.6
+
+
+@pytest.fixture(scope="module")
+def evaluation() -> Evaluation:
+    items = load_corpus(CORPUS / "en.yaml") + load_corpus(CORPUS / "ru.yaml")
+    return evaluate(items)
+
+
+def test_corpus_covers_every_rule_with_positives_near_misses_and_a_held_out_part() -> None:
+    rules = set(load_catalogue().rules)
+    for lang, minimum in (("en", 6), ("ru", 3)):
+        items = load_corpus(CORPUS / f"{lang}.yaml")
+        for rule in rules:
+            dev = [i for i in items if i.rule == rule and i.split == "dev"]
+            held = [i for i in items if i.rule == rule and i.split == "heldout"]
+            assert sum(i.positive for i in dev) >= minimum, (lang, rule)
+            assert sum(not i.positive for i in dev) >= minimum, (lang, rule)
+            assert any(i.positive for i in held) and any(not i.positive for i in held)
+        assert sum(i.split == "accountability" for i in items) >= 4
+
+
+@pytest.mark.slow
+def test_precision_and_recall_per_rule_and_language(evaluation: Evaluation) -> None:
+    for (lang, split, rule), score in evaluation.scores.items():
+        if split != "dev":
+            continue
+        assert score.precision is not None and score.precision >= TARGET_PRECISION, (
+            lang,
+            rule,
+            score,
+        )
+        assert score.recall is not None and score.recall >= MIN_RECALL, (lang, rule, score)
+
+
+@pytest.mark.slow
+def test_accountability_reporting_gets_no_caution_or_serious_finding(
+    evaluation: Evaluation,
+) -> None:
+    assert evaluation.accountability_items.get("en", 0) >= 12
+    assert evaluation.accountability_flags == {}
