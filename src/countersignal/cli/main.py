@@ -40,6 +40,7 @@ def register() -> None:
         "countersignal.cli.backfill",
         "countersignal.cli.exchange",
         "countersignal.cli.serve",
+        "countersignal.cli.review",
     ):
         importlib.import_module(module).register(app)
 
