@@ -168,3 +168,16 @@ def test_corrupt_snapshot_gives_a_clear_error(rng, tmp_path):
     (tmp_path / "other.idx").write_bytes(b"not an index at all, just some text" * 3)
     with pytest.raises(SnapshotError, match="not a Countersignal"):
         PDQIndex.load(tmp_path / "other.idx")
+
+
+@pytest.mark.parametrize("threshold", [0, 31, 100])
+def test_batches_agree_with_single_queries(rng, threshold):
+    hashes = skewed_hashes(rng, 12_000)
+    index = PDQIndex()
+    index.add_words(np.arange(10_000), hashes[:10_000])
+    index.add_words(np.arange(10_000, 10_100), hashes[10_000:10_100])  # buffer rows
+    index.add_words([5], hashes[:1])  # an id under two values
+    queries = _queries(rng, hashes, 200)
+    batched = index.query_words(queries, threshold)
+    assert batched == [index.query_words(q[None, :], threshold)[0] for q in queries]
+    assert sum(map(len, batched)) > 0

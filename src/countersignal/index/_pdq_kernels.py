@@ -228,3 +228,31 @@ def search_brute(query, hashes, alive, n, r, out_rows, out_dist, count):
                 out_dist[count] = dist
             count += 1
     return count
+
+
+@njit(cache=True, nogil=True)
+def search_segment_many(
+    queries, hashes, alive, hi_off, hi_tail, hi_rows, lo_off, lo_tail, word_r, r, masks,
+    level_starts, out_rows, out_dist, out_query,
+):
+    """:func:`search_segment` for each query row, tagging results with the query's position."""
+    count = 0
+    for q in range(queries.shape[0]):
+        start = count
+        count = search_segment(
+            queries[q], hashes, alive, hi_off, hi_tail, hi_rows, lo_off, lo_tail, word_r, r,
+            masks, level_starts, out_rows, out_dist, count,
+        )
+        out_query[start : min(count, out_query.shape[0])] = q
+    return count
+
+
+@njit(cache=True, nogil=True)
+def search_brute_many(queries, hashes, alive, n, r, out_rows, out_dist, out_query):
+    """:func:`search_brute` for each query row, tagging results with the query's position."""
+    count = 0
+    for q in range(queries.shape[0]):
+        start = count
+        count = search_brute(queries[q], hashes, alive, n, r, out_rows, out_dist, count)
+        out_query[start : min(count, out_query.shape[0])] = q
+    return count

@@ -14,8 +14,10 @@ Memory per hash: 32 B hash + 4 B id (8 B when an id does not fit in uint32) + 1 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -36,6 +38,8 @@ MERGE_LIMIT = 1_000_000
 SEGMENT_MAX_ROWS = (1 << 24) - 1  # row numbers in the tables take 3 bytes
 MAX_MASK_RADIUS = 8
 SNAPSHOT_KIND = "pdq"
+BATCH_MIN = 16  # smaller batches go query by query (lowest latency)
+_WORKERS = max(1, min(os.cpu_count() or 1, 8))
 
 
 def as_words(values: Sequence[str] | np.ndarray) -> np.ndarray:
@@ -165,6 +169,34 @@ class _Segment:
                 return count
             out.grow(count)
 
+    def search_many(self, queries: np.ndarray, threshold: int) -> tuple[np.ndarray, ...]:
+        """``(rows, distances, query positions)`` of every hit of every query."""
+        capacity = max(1024, 4 * len(queries))
+        while True:
+            rows, dist, qpos = (np.empty(capacity, dtype=np.int64) for _ in range(3))
+            if _use_index(threshold, len(self.ids)):
+                masks, starts = _flip_masks()
+                count = kernels.search_segment_many(
+                    queries,
+                    self.hashes,
+                    self.alive,
+                    *self.tables,
+                    word_radii(threshold),
+                    threshold,
+                    masks,
+                    starts,
+                    rows,
+                    dist,
+                    qpos,
+                )
+            else:
+                count = kernels.search_brute_many(
+                    queries, self.hashes, self.alive, len(self.ids), threshold, rows, dist, qpos
+                )
+            if count <= capacity:
+                return rows[:count], dist[:count], qpos[:count]
+            capacity = 2 * count
+
 
 class _Out:
     """Reusable result buffers for the kernels (grown when a query overflows them)."""
@@ -235,8 +267,11 @@ class PDQIndex(SignalIndex):
         if keep.any():
             hashes = self._buf_hashes[: self._buf_n][keep]
             self._add_segment(_Segment.build(hashes, self._buf_ids[: self._buf_n][keep]))
+        # fresh arrays: a query that took the old ones before this seal keeps a stable view
+        self._buf_hashes = np.empty((BUFFER_ROWS, 4), dtype=np.uint64)
+        self._buf_ids = np.empty(BUFFER_ROWS, dtype=np.int64)
+        self._buf_alive = np.zeros(BUFFER_ROWS, dtype=np.uint8)
         self._buf_n = 0
-        self._buf_alive[:] = 0
 
     def _add_segment(self, segment: _Segment) -> None:
         """Append, then merge the tail while it is lopsided and the result stays small."""
@@ -295,28 +330,34 @@ class PDQIndex(SignalIndex):
     def query_words(
         self, words: np.ndarray, threshold: int | None = None
     ) -> list[list[tuple[int, int]]]:
-        """Range search for each row of ``(n, 4)`` uint64 hashes."""
+        """Range search for each row of ``(n, 4)`` uint64 hashes (batches use every core)."""
         threshold = _check_threshold(threshold)
         words = as_words(words)
         with self._lock:
             segments, buf_n = self._segments, self._buf_n
-            buf = (self._buf_hashes, self._buf_ids, self._buf_alive)
+            buf = _Segment(
+                self._buf_hashes[:buf_n], self._buf_ids[:buf_n], self._buf_alive[:buf_n], ()
+            )
+        if len(words) < BATCH_MIN:
+            return [self._query_one(q, threshold, segments, buf) for q in words]
+        chunks = np.array_split(words, min(_WORKERS, -(-len(words) // BATCH_MIN)))
+        parts = _executor().map(lambda c: _query_many(c, threshold, segments, buf), chunks)
+        return [result for part in parts for result in part]
+
+    def _query_one(self, query, threshold, segments, buf) -> list[tuple[int, int]]:
         out = self._out()
-        results = []
-        for query in words:
-            found_ids, found_dist = [], []
-            for seg in segments:
-                count = seg.search(query, threshold, out)
-                if count:
-                    found_ids.append(seg.ids[out.rows[:count]])
-                    found_dist.append(out.dist[:count].copy())
-            if buf_n:
-                count = _search_buffer(query, threshold, buf, buf_n, out)
-                if count:
-                    found_ids.append(buf[1][out.rows[:count]])
-                    found_dist.append(out.dist[:count].copy())
-            results.append(_ranked(found_ids, found_dist))
-        return results
+        found_ids, found_dist = [], []
+        for seg in segments:
+            count = seg.search(query, threshold, out)
+            if count:
+                found_ids.append(seg.ids[out.rows[:count]])
+                found_dist.append(out.dist[:count].copy())
+        if len(buf.ids):
+            count = _search_buffer(query, threshold, buf, out)
+            if count:
+                found_ids.append(buf.ids[out.rows[:count]])
+                found_dist.append(out.dist[:count].copy())
+        return _ranked(found_ids, found_dist)
 
     def __len__(self) -> int:
         return self._size
@@ -407,13 +448,60 @@ def _merge(segments: list[_Segment]) -> list[_Segment]:
     return _Segment.build_all(hashes, ids)
 
 
-def _search_buffer(query, threshold, buf, buf_n, out: _Out) -> int:
-    hashes, _ids, alive = buf
+def _search_buffer(query, threshold, buf: _Segment, out: _Out) -> int:
     while True:
-        count = kernels.search_brute(query, hashes, alive, buf_n, threshold, out.rows, out.dist, 0)
+        count = kernels.search_brute(
+            query, buf.hashes, buf.alive, len(buf.ids), threshold, out.rows, out.dist, 0
+        )
         if count <= len(out.rows):
             return count
         out.grow(count)
+
+
+@cache
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="pdq-query")
+
+
+def _query_many(queries, threshold, segments: list[_Segment], buf: _Segment) -> list[list]:
+    """One thread's share of a batch: every segment's kernel over all its queries at once."""
+    ids, dist, qpos = [], [], []
+    for seg in segments:
+        rows, d, q = seg.search_many(queries, threshold)
+        ids.append(seg.ids[rows].astype(np.int64))
+        dist.append(d)
+        qpos.append(q)
+    if len(buf.ids):
+        out = [np.empty(max(1024, 4 * len(queries)), dtype=np.int64) for _ in range(3)]
+        count = kernels.search_brute_many(
+            queries, buf.hashes, buf.alive, len(buf.ids), threshold, *out
+        )
+        if count > len(out[0]):
+            out = [np.empty(count, dtype=np.int64) for _ in range(3)]
+            count = kernels.search_brute_many(
+                queries, buf.hashes, buf.alive, len(buf.ids), threshold, *out
+            )
+        ids.append(buf.ids[out[0][:count]])
+        dist.append(out[1][:count])
+        qpos.append(out[2][:count])
+    return _ranked_many(len(queries), ids, dist, qpos)
+
+
+def _ranked_many(n_queries: int, ids, dist, qpos) -> list[list[tuple[int, int]]]:
+    """Per query: sorted by (distance, id), an id at most once (at its nearest)."""
+    ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    dist = np.concatenate(dist) if dist else np.zeros(0, np.int64)
+    qpos = np.concatenate(qpos) if qpos else np.zeros(0, np.int64)
+    order = np.lexsort((dist, ids, qpos))
+    ids, dist, qpos = ids[order], dist[order], qpos[order]
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = (qpos[1:] != qpos[:-1]) | (ids[1:] != ids[:-1])
+    ids, dist, qpos = ids[first], dist[first], qpos[first]
+    order = np.lexsort((ids, dist, qpos))
+    ids, dist, qpos = ids[order].tolist(), dist[order].tolist(), qpos[order]
+    bounds = np.searchsorted(qpos, np.arange(n_queries + 1)).tolist()
+    pairs = list(zip(ids, dist, strict=True))
+    return [pairs[bounds[q] : bounds[q + 1]] for q in range(n_queries)]
 
 
 def _ranked(found_ids: list[np.ndarray], found_dist: list[np.ndarray]) -> list[tuple[int, int]]:

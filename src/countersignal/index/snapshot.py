@@ -99,14 +99,14 @@ def write_snapshot(path: Path, kind: str, meta: dict, arrays: dict[str, np.ndarr
 def read_snapshot(
     path: Path, kind: str, *, verify: bool = True
 ) -> tuple[dict, dict[str, np.ndarray]]:
-    """``(meta, arrays)`` of a ``kind`` snapshot; arrays are read-only views of a memory map."""
+    """``(meta, arrays)`` of a ``kind`` snapshot: copy-on-write views of a memory map."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size < _PREFIX.size + 4:
                 raise SnapshotError(f"{path} is not an index snapshot: too short")
-            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
     except OSError as exc:
         raise SnapshotError(f"cannot read index snapshot {path}: {exc}") from None
     magic, version, header_len = _PREFIX.unpack_from(buf, 0)
