@@ -180,9 +180,11 @@ def test_registration_and_delivery_apply_the_guard(world, receiver):
         webhooks.register_endpoint(s, world.admin, url=receiver.url, keyring=world.vault.keyring)
     with world.tx() as s, pytest.raises(InvalidInput, match="http"):
         webhooks.register_endpoint(s, world.admin, url="file:///etc/passwd",
-                                   keyring=world.vault.keyring, allow_private=True)
+                                   keyring=world.vault.keyring)
     with world.tx() as s, pytest.raises(Forbidden):
-        webhooks.register_endpoint(s, world.alice, url=receiver.url, keyring=world.vault.keyring,
+        webhooks.register_endpoint(s, world.alice, url=receiver.url, keyring=world.vault.keyring)
+    with world.tx() as s, pytest.raises(Forbidden, match="operator"):
+        webhooks.register_endpoint(s, world.admin, url=receiver.url, keyring=world.vault.keyring,
                                    allow_private=True)
     world.endpoint(receiver.url)
     _queue(world)

@@ -158,8 +158,9 @@ class World:
 
     def endpoint(self, url: str, events: list[str] | None = None) -> str:
         with self.tx() as s:
-            _, secret = register_endpoint(s, self.admin, url=url, keyring=self.vault.keyring,
-                                          events=events, allow_private=True)
+            _, secret = register_endpoint(s, Principal.system("test"), url=url,
+                                          keyring=self.vault.keyring, events=events,
+                                          allow_private=True, organisation_id=ORG)
         return secret
 
     def decide(self, case_id: str, action: str = "remove", *, by: Principal | None = None,

@@ -37,7 +37,7 @@ from countersignal.actions.ssrf import check_url
 from countersignal.audit import Target, record
 from countersignal.auth.principal import Principal, require, require_own
 from countersignal.db import transaction, utcnow
-from countersignal.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from countersignal.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 SIGNATURE_HEADER = "Countersignal-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -140,9 +140,14 @@ def register_endpoint(
     organisation_id: str | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """Register a platform endpoint; returns it and its signing secret (shown once, stored
-    encrypted). Needs ``admin``: an endpoint decides where action data goes."""
+    encrypted). Needs ``admin``: an endpoint decides where action data goes. Only the system
+    principal (the operator at the CLI) may set ``allow_private``: a tenant must never be able
+    to point deliveries into the deployment's own network."""
     require(principal, "admin")
     org = _organisation(principal, organisation_id)
+    if allow_private and not principal.is_system:
+        raise Forbidden("only the deployment's operator (the CLI) may allow a private, "
+                        "loopback or link-local webhook destination")
     unknown = sorted(set(events or ()) - set(EVENTS))
     if unknown:
         raise InvalidInput(f"unknown webhook event(s) {unknown}; known: {list(EVENTS)}")

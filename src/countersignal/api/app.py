@@ -35,6 +35,9 @@ ROUTERS = (
     "countersignal.api.routes.banks",
     "countersignal.web.routes",
     "countersignal.api.routes.taxii",
+    "countersignal.api.routes.cases",
+    "countersignal.api.routes.actions",
+    "countersignal.api.routes.reports",
 )
 
 PROBLEM_STATUSES = {
