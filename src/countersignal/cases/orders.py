@@ -237,10 +237,13 @@ def record_response(
 
 def list_orders(
     session: Session, principal: Principal, *, open_only: bool = False, limit: int = 100,
+    organisation_id: str | None = None,
 ) -> list[RemovalOrder]:
-    """Orders, nearest deadline first."""
+    """Orders, nearest deadline first (``organisation_id`` narrows a system caller's view)."""
     require(principal, "cases:read")
     query = select(RemovalOrder).where(principal.own(RemovalOrder.organisation_id))
+    if organisation_id:
+        query = query.where(RemovalOrder.organisation_id == organisation_id)
     if open_only:
         query = query.where(RemovalOrder.status == "open")
     return list(session.scalars(query.order_by(RemovalOrder.deadline).limit(limit)))

@@ -229,13 +229,17 @@ def list_queue(
     states: Sequence[str] = OPEN_STATES,
     limit: int = 50,
     offset: int = 0,
+    organisation_id: str | None = None,
 ) -> list[Case]:
     """Cases awaiting a human, most urgent first: threat to life, crisis content, removal
-    orders, designated entities, the rest; ties oldest first."""
+    orders, designated entities, the rest; ties oldest first. ``organisation_id`` narrows a
+    system caller's view to one organisation."""
     require(principal, "cases:read")
+    query = select(Case).where(principal.own(Case.organisation_id), Case.status.in_(list(states)))
+    if organisation_id:
+        query = query.where(Case.organisation_id == organisation_id)
     return list(session.scalars(
-        select(Case)
-        .where(principal.own(Case.organisation_id), Case.status.in_(list(states)))
+        query
         .order_by(Case.priority, Case.opened_at, Case.id)
         .limit(min(limit, 500)).offset(offset)
     ))

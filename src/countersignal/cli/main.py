@@ -41,6 +41,7 @@ def register() -> None:
         "countersignal.cli.exchange",
         "countersignal.cli.serve",
         "countersignal.cli.review",
+        "countersignal.cli.cases",
     ):
         importlib.import_module(module).register(app)
 
