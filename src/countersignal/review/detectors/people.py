@@ -113,10 +113,13 @@ def perpetrator_prominence(ctx: Context) -> Iterator[Hit]:
             top = max(set(named), key=lambda k: counts[k])
             if counts[top] >= params.min_mentions:
                 perpetrators, confidence = {top}, 0.6
-    for tok in headline_toks:
+    for n, tok in enumerate(headline_toks):
         if is_capitalised(tok) and name_key(tok.text, a.language) in perpetrators:
+            first = n
+            while first > 0 and headline_toks[first - 1].pos == "PROPN":
+                first -= 1  # the given name before the surname
             yield Hit(
-                tok.start,
+                headline_toks[first].start,
                 tok.end,
                 "the headline names the perpetrator; naming them lower down, sparingly, denies "
                 "notoriety",
