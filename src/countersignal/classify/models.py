@@ -48,7 +48,7 @@ class ListVersion(Base):
     """One load of a list: where it came from, its hash, and what changed against the last."""
 
     __tablename__ = "classify_list_versions"
-    __table_args__ = (UniqueConstraint("list_id", "sha256"),)
+    __table_args__ = (UniqueConstraint("list_id", "sequence"),)
 
     id: Mapped[str] = mapped_column(
         id_column_type(), primary_key=True, default=lambda: new_id("dlver")
@@ -63,7 +63,8 @@ class ListVersion(Base):
     added: Mapped[int] = mapped_column(Integer)
     changed: Mapped[int] = mapped_column(Integer)
     delisted: Mapped[int] = mapped_column(Integer)
-    diff: Mapped[dict] = mapped_column(JSON)  # {"added": [ref], "changed": [...], "delisted": [ref]}
+    # {"added": [ref], "changed": [{"reference", "fields"}], "delisted": [ref]}
+    diff: Mapped[dict] = mapped_column(JSON)
 
     designation_list: Mapped[DesignationList] = relationship(back_populates="versions")
 

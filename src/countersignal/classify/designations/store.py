@@ -4,7 +4,8 @@ organisation has enabled.
 A load compares the new list with the designations stored for that list by reference number:
 new references are *added*, a different fingerprint is *changed*, references missing from the
 new list are *de-listed* (kept, marked inactive, with the version that removed them). Loading
-the same bytes twice records nothing new.
+the same bytes as the newest version records nothing new (loading an older file again is a
+new version: the list went back).
 """
 
 from __future__ import annotations
@@ -80,23 +81,18 @@ def load_parsed(
 ) -> LoadResult:
     """Store ``parsed`` as the newest version of ``list_name`` and record the diff."""
     dlist = _get_or_create_list(session, list_name, list_format, source_url)
-    same = session.scalar(
-        select(ListVersion).where(
-            ListVersion.list_id == dlist.id, ListVersion.sha256 == parsed.sha256
-        )
+    latest = session.scalar(
+        select(ListVersion).where(ListVersion.list_id == dlist.id)
+        .order_by(ListVersion.sequence.desc()).limit(1)
     )
-    if same is not None:
-        return LoadResult(list_name, same.id, same.sequence, True, same.total, (), (), ())
+    if latest is not None and latest.sha256 == parsed.sha256:
+        return LoadResult(list_name, latest.id, latest.sequence, True, latest.total, (), (), ())
 
     existing = {
         d.reference: d
         for d in session.scalars(select(Designation).where(Designation.list_id == dlist.id))
     }
-    sequence = 1 + (
-        session.scalar(select(func.max(ListVersion.sequence)).where(
-            ListVersion.list_id == dlist.id
-        )) or 0
-    )
+    sequence = 1 + (latest.sequence if latest is not None else 0)
     version = ListVersion(
         list_id=dlist.id, sequence=sequence, source=source, sha256=parsed.sha256,
         generated_at=parsed.generated_at, total=len(parsed.records), added=0, changed=0,
@@ -212,15 +208,15 @@ def search_designations(
 ) -> list[Designation]:
     """Designations whose reference, name or any alias contains ``query`` (case-insensitive)."""
     pattern = f"%{query.strip().lower()}%"
+    by_alias = select(DesignationAlias.designation_id).where(
+        func.lower(DesignationAlias.name).like(pattern)
+    )
     stmt = (
         select(Designation)
-        .outerjoin(DesignationAlias)
         .where(or_(
-            func.lower(Designation.reference).like(pattern),
-            func.lower(DesignationAlias.name).like(pattern),
+            func.lower(Designation.reference).like(pattern), Designation.id.in_(by_alias)
         ))
         .options(selectinload(Designation.aliases), selectinload(Designation.designation_list))
-        .distinct()
         .order_by(Designation.reference)
         .limit(limit)
     )

@@ -49,7 +49,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_classify_list_versions")),
-        sa.UniqueConstraint("list_id", "sha256", name=op.f("uq_classify_list_versions_list_id")),
+        sa.UniqueConstraint(
+            "list_id", "sequence", name=op.f("uq_classify_list_versions_list_id")
+        ),
     )
     op.create_table(
         "classify_designations",
