@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,32 @@ def brute_force(queries: np.ndarray, chunks) -> list[set[int]]:
             count = search_brute(query, chunk, alive, len(chunk), THRESHOLD, rows, dist, 0)
             truth[i].update((rows[:count] + start).tolist())
     return truth
+
+
+def faiss_threads(count: int) -> int:
+    """Set faiss's OpenMP thread count; returns the previous one."""
+    import faiss
+
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    return previous
+
+
+def save_truth(path: Path, n: int, n_queries: int, seed: int, step: int) -> None:
+    """Brute-force answers to every ``step``-th query, in their own process (no contender
+    pays for numba's memory)."""
+    first = next(stored_chunks(min(n, CHUNK), seed))[1]
+    queries = make_queries(first, n_queries, seed)[::step]
+    truth = brute_force(queries, stored_chunks(n, seed))
+    offsets = np.cumsum([0] + [len(t) for t in truth])
+    ids = np.array([i for t in truth for i in sorted(t)], dtype=np.int64)
+    np.savez(path, offsets=offsets, ids=ids)
+
+
+def load_truth(path: Path) -> list[set[int]]:
+    data = np.load(path)
+    offsets, ids = data["offsets"], data["ids"]
+    return [set(ids[offsets[i] : offsets[i + 1]].tolist()) for i in range(len(offsets) - 1)]
 
 
 def rss_mb() -> float:
@@ -185,12 +212,14 @@ def recall(found: list[set[int]], truth: list[set[int]]) -> float:
     return hit / expected if expected else 1.0
 
 
-def run_contender(name: str, n: int, n_queries: int, seed: int, budget_s: float) -> dict:
+def run_contender(
+    name: str, n: int, n_queries: int, seed: int, budget_s: float, truth_path: Path
+) -> dict:
     """Build one contender, time single and batched queries, check recall."""
     chunks = list(stored_chunks(n, seed))
     queries = make_queries(chunks[0][1], n_queries, seed)
     hexed = to_hex(queries)
-    truth = brute_force(queries, chunks)
+    truth = load_truth(truth_path)
     gc.collect()
     before = rss_mb()
     t0 = time.perf_counter()
@@ -200,12 +229,14 @@ def run_contender(name: str, n: int, n_queries: int, seed: int, budget_s: float)
     gc.collect()
     index_mb = rss_mb() - before
     index.single(queries[0], hexed[0])  # warm-up (JIT, caches)
+    threads = faiss_threads(1)  # one query gains nothing from OpenMP; waking its team costs
     found, t0 = [], time.perf_counter()
     for query, h in zip(queries, hexed, strict=True):
         found.append(index.single(query, h))
         if time.perf_counter() - t0 > budget_s:
             break
     single_s = time.perf_counter() - t0
+    faiss_threads(threads)
     done = len(found)
     t0 = time.perf_counter()
     batched = index.batch(queries[:done], hexed[:done])
@@ -225,14 +256,16 @@ def run_contender(name: str, n: int, n_queries: int, seed: int, budget_s: float)
     }
 
 
-def run_large(n: int, n_queries: int, seed: int, snapshot_dir: Path) -> dict:
+def run_large(
+    n: int, n_queries: int, seed: int, snapshot_dir: Path, truth_path: Path, step: int
+) -> dict:
     """Countersignal alone at 10M (or 100M): speed, recall sample, RSS, add latency, snapshot."""
     from countersignal.index.pdq import PDQIndex
 
     first = next(stored_chunks(min(n, CHUNK), seed))[1]
     queries = make_queries(first, n_queries, seed)
     del first
-    truth = brute_force(queries[: min(300, n_queries)], stored_chunks(n, seed))
+    truth = load_truth(truth_path)
     gc.collect()
     before = rss_mb()
     index, t0 = PDQIndex(), time.perf_counter()
@@ -268,7 +301,7 @@ def run_large(n: int, n_queries: int, seed: int, snapshot_dir: Path) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "single_qps": single_qps,
         "batch_qps": batch_qps,
-        "recall_sample": recall(found[: len(truth)], truth),
+        "recall_sample": recall(found[::step], truth),
         "recall_queries": len(truth),
         "add_visible_ms": add_latency_ms if visible else float("nan"),
         "save_s": save_s,
@@ -395,30 +428,48 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--truth", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--step", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.worker == "truth":
+        save_truth(args.path, args.size, args.queries, args.seed, args.step)
+        print("{}")
+        return
     if args.worker == "large":
-        print(json.dumps(run_large(args.size, args.queries, args.seed, args.path)))
+        big = run_large(args.size, args.queries, args.seed, args.path, args.truth, args.step)
+        print(json.dumps(big))
         return
     if args.worker == "load":
         print(json.dumps(run_load(args.path, args.seed)))
         return
     if args.worker:
-        print(
-            json.dumps(
-                run_contender(args.worker, args.size, args.queries, args.seed, args.budget_s)
-            )
+        row = run_contender(
+            args.worker, args.size, args.queries, args.seed, args.budget_s, args.truth
         )
+        print(json.dumps(row))
         return
 
     header = f"Machine: {machine()}; Python {platform.python_version()}"
     print(header, flush=True)
     rows = []
+    work = Path(tempfile.mkdtemp(prefix="pdq-bench-"))
     for n in [int(s) for s in args.sizes.split(",") if s]:
+        common = ["--size", str(n), "--queries", str(args.queries), "--seed", str(args.seed)]
+        truth = work / f"truth-{n}.npz"
+        subprocess_json(["--worker", "truth", *common, "--path", str(truth)], timeout=3600)
         for name in args.contenders.split(","):
-            common = ["--size", str(n), "--queries", str(args.queries), "--seed", str(args.seed)]
             row = subprocess_json(
-                ["--worker", name, *common, "--budget-s", str(args.budget_s)], timeout=3600
+                [
+                    "--worker",
+                    name,
+                    *common,
+                    "--budget-s",
+                    str(args.budget_s),
+                    "--truth",
+                    str(truth),
+                ],
+                timeout=3600,
             )
             rows.append({"name": name, "n": n, **row})
             print(json.dumps(rows[-1]), flush=True)
@@ -426,34 +477,37 @@ def main() -> None:
     print(comparison)
     large = ""
     if args.large:
-        with tempfile.TemporaryDirectory() as tmp:
-            big = subprocess_json(
-                [
-                    "--worker",
-                    "large",
-                    "--size",
-                    str(args.large),
-                    "--queries",
-                    str(args.queries),
-                    "--seed",
-                    str(args.seed),
-                    "--path",
-                    tmp,
-                ],
-                timeout=7200,
-            )
-            print(json.dumps(big), flush=True)
-            load = (
-                subprocess_json(
-                    ["--worker", "load", "--path", f"{tmp}/pdq.idx", "--seed", str(args.seed)],
-                    timeout=600,
-                )
-                if "error" not in big
-                else {}
-            )
+        common = [
+            "--size",
+            str(args.large),
+            "--queries",
+            str(args.queries),
+            "--seed",
+            str(args.seed),
+        ]
+        step = ["--step", str(max(1, args.queries // 300))]  # brute force on a 300-query sample
+        truth = work / "truth-large.npz"
+        subprocess_json(["--worker", "truth", *common, *step, "--path", str(truth)], timeout=7200)
+        big = subprocess_json(
+            ["--worker", "large", *common, *step, "--path", str(work), "--truth", str(truth)],
+            timeout=7200,
+        )
+        print(json.dumps(big), flush=True)
+        load = {}
+        if "error" not in big:
+            load_args = [
+                "--worker",
+                "load",
+                "--path",
+                str(work / "pdq.idx"),
+                "--seed",
+                str(args.seed),
+            ]
+            load = subprocess_json(load_args, timeout=600)
             print(json.dumps(load), flush=True)
         large = large_table(big, load) if "error" not in big else f"large run failed: {big}"
         print(large)
+    shutil.rmtree(work, ignore_errors=True)
     if args.docs:
         command = "python bench/pdq_index.py " + " ".join(sys.argv[1:])
         write_docs(args.docs, header, command, comparison, large)

@@ -111,6 +111,10 @@ def test_empty_index_and_bad_input():
     assert index.query("0" * 64) == [] and index.query_batch([]) == []
     with pytest.raises(InvalidSignal):
         index.add([1], ["xyz"])
+    with pytest.raises(InvalidSignal):
+        index.add([1], ["0" * 62 + " 0"])
+    with pytest.raises(InvalidSignal):
+        index.add([1], ["g" * 64])
     with pytest.raises(InvalidInput):
         index.add([1, 2], ["0" * 64])
     with pytest.raises(InvalidInput):

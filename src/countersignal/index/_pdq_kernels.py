@@ -53,8 +53,8 @@ def primary_order(hashes):
     """Row order sorted by word 0 (hi then lo): two stable counting-sort passes."""
     n = hashes.shape[0]
     counts = np.zeros(N_BUCKETS + 1, dtype=np.int64)
-    tmp = np.empty(n, dtype=np.int64)
-    order = np.empty(n, dtype=np.int64)
+    tmp = np.empty(n, dtype=np.uint32)  # segments hold < 2**24 rows: halves build memory
+    order = np.empty(n, dtype=np.uint32)
     for i in range(n):
         counts[_half(hashes[i], 1) + 1] += 1
     for b in range(N_BUCKETS):
@@ -85,7 +85,7 @@ def _counting_sort(hashes, key_half, first, offsets, t):
     for b in range(N_BUCKETS):
         offsets[t, b + 1] += offsets[t, b]
     cursor = offsets[t, :N_BUCKETS].astype(np.int64)
-    order = np.empty(n, dtype=np.int64)
+    order = np.empty(n, dtype=np.uint32)
     for j in range(n):
         i = first[j]
         key = _half(hashes[i], key_half)
@@ -107,7 +107,7 @@ def build_tables(hashes):
     hi_rows = np.empty((N_WORDS - 1, n, 3), dtype=np.uint8)
     lo_off = np.zeros((N_WORDS, N_BUCKETS + 1), dtype=np.uint32)
     lo_tail = np.empty((N_WORDS, n), dtype=np.uint16)
-    identity = np.arange(n)
+    identity = np.arange(n, dtype=np.uint32)
     for w in range(N_WORDS):
         hi, lo = 2 * w, 2 * w + 1
         by_lo = _counting_sort(hashes, lo, identity, lo_off, w)  # lo_off is scratch here

@@ -25,11 +25,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from countersignal.errors import InvalidInput
+from countersignal.errors import InvalidInput, InvalidSignal
 from countersignal.index import _pdq_kernels as kernels
 from countersignal.index.base import SignalIndex, as_id_array
 from countersignal.index.snapshot import read_snapshot, write_snapshot
-from countersignal.signals.pdq import hex_to_words
 
 DEFAULT_THRESHOLD = 31
 MAX_THRESHOLD = 256
@@ -59,7 +58,26 @@ def as_words(values: Sequence[str] | np.ndarray) -> np.ndarray:
                 f"not {values.shape} {values.dtype}"
             )
         values = values.tolist()
-    return hex_to_words(values)
+    return _hex_to_words(values)
+
+
+def _hex_to_words(values: Sequence[str]) -> np.ndarray:
+    """One ``bytes.fromhex`` over the joined strings.
+
+    Same result as ``countersignal.signals.pdq.hex_to_words``, kept here so the index imports
+    without the imaging and settings stack (about 25 MB of resident memory per process).
+    """
+    values = list(values)
+    if not all(isinstance(v, str) and len(v) == 64 for v in values):
+        bad = next(v for v in values if not isinstance(v, str) or len(v) != 64)
+        raise InvalidSignal(f"{str(bad)[:80]!r} is not a pdq hash: expected 64 hex digits")
+    try:
+        raw = bytes.fromhex("".join(values))
+    except ValueError as exc:
+        raise InvalidSignal(f"not a list of pdq hashes: {exc}") from None
+    if len(raw) != 32 * len(values):  # fromhex skips whitespace
+        raise InvalidSignal("not a list of pdq hashes: whitespace inside a hash")
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(len(values), 4)
 
 
 @cache
