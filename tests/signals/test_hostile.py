@@ -139,3 +139,22 @@ def test_video_limits(make_video) -> None:
         hash_file(video, limits=Limits(max_video_seconds=2))
     with pytest.raises(ContentTooLarge):
         hash_file(video, limits=Limits(max_video_bytes=100))
+
+
+def test_binary_that_starts_like_text_gets_digests(tmp_path: Path) -> None:
+    """A PDF-like file: ASCII header, binary later. Not declared text, so digests only."""
+    data = b"%PDF-1.4\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20 + bytes(range(128, 256))
+    path = tmp_path / "document.pdf"
+    path.write_bytes(data)
+    assert [s.type for s in hash_file(path)] == ["md5", "sha256"]
+    assert [s.type for s in hash_bytes(data)] == ["md5", "sha256"]
+    with pytest.raises(UnsupportedContent, match="UTF-8"):
+        hash_bytes(data, filename="document.txt")
+
+
+def test_only_mainstream_image_decoders_are_reachable() -> None:
+    """An image format Pillow could decode but we do not expose (here PPM) is refused."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="PPM")
+    with pytest.raises(UnsupportedContent):
+        open_image(buffer.getvalue())

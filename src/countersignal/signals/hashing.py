@@ -28,6 +28,7 @@ from countersignal.signals.text import hash_text
 from countersignal.signals.video import hash_video
 
 SNIFF_BYTES = 512
+TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".csv", ".tsv", ".json", ".html", ".htm"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,10 @@ def hash_file(
     cap = limits.max_image_bytes if kind == "image" else limits.max_text_bytes
     if size > cap:
         raise ContentTooLarge(f"{kind} is {size} bytes; the limit is {cap}", detail={"limit": cap})
-    return _hash_small(path.read_bytes(), kind, dihedral=dihedral, limits=limits)
+    declared_text = path.suffix.lower() in TEXT_SUFFIXES
+    return _hash_small(
+        path.read_bytes(), kind, declared_text=declared_text, dihedral=dihedral, limits=limits
+    )
 
 
 def hash_bytes(
@@ -92,7 +96,9 @@ def hash_bytes(
     limits = limits or get_settings().limits
     _check_size(len(data), limits)
     kind = sniff_kind(data[:SNIFF_BYTES])
-    declared_text = (content_type or "").startswith("text/") or (filename or "").endswith(".txt")
+    declared_text = (content_type or "").startswith("text/") or (
+        Path(filename or "").suffix.lower() in TEXT_SUFFIXES
+    )
     if kind == "other" and declared_text:
         _decode_text(data)  # raises the clear error
     if kind == "video":
@@ -105,7 +111,7 @@ def hash_bytes(
     if kind == "other":
         md5, sha256 = digest_bytes(data)
         return [Signal(MD5.name, md5), Signal(SHA256.name, sha256)]
-    return _hash_small(data, kind, dihedral=dihedral, limits=limits)
+    return _hash_small(data, kind, declared_text=declared_text, dihedral=dihedral, limits=limits)
 
 
 def _check_size(size: int, limits: Limits) -> None:
@@ -118,7 +124,16 @@ def _check_size(size: int, limits: Limits) -> None:
         )
 
 
-def _hash_small(data: bytes, kind: str, *, dihedral: bool, limits: Limits) -> list[Signal]:
+def _hash_small(
+    data: bytes, kind: str, *, declared_text: bool, dihedral: bool, limits: Limits
+) -> list[Signal]:
+    """Signals of an image or text already within its byte limit.
+
+    Content that only *looked* like text (UTF-8 in its first bytes, e.g. some PDFs) and is
+    not UTF-8 throughout gets digests only, like any other binary; content declared as text
+    (``.txt`` or a ``text/*`` type) raises the decoding error instead, since silently
+    skipping the text signals of a text would hide why it never matches.
+    """
     md5, sha256 = digest_bytes(data)
     digests = [Signal(MD5.name, md5), Signal(SHA256.name, sha256)]
     if kind == "image":
@@ -126,9 +141,13 @@ def _hash_small(data: bytes, kind: str, *, dihedral: bool, limits: Limits) -> li
     if len(data) > limits.max_text_bytes:
         raise ContentTooLarge(f"text is {len(data)} bytes; the limit is {limits.max_text_bytes}")
     try:
-        return hash_text(_decode_text(data)) + digests
+        text = _decode_text(data)
     except UnsupportedContent:
-        raise
+        if declared_text:
+            raise
+        return digests
+    try:
+        return hash_text(text) + digests
     except InvalidInput:  # nothing left after normalisation: digests still identify the file
         return digests
 

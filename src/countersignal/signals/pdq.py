@@ -24,6 +24,9 @@ from countersignal.settings import Limits, get_settings
 from countersignal.signals.base import Signal, SignalType
 
 HEX_LENGTH = 64
+# Decoders we let untrusted bytes reach: the formats content is really shared in. Pillow has
+# dozens more (PSD, ICO, FLI, ...); each is attack surface for no matching benefit.
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF")
 QUALITY_THRESHOLD = 50
 # Order of pdqhash.compute_dihedral's output (see pdqhash/bindings.pyx), named as in PDQ's
 # reg-test-input/dih files. In Pillow terms: rot90 = ROTATE_90 (counter-clockwise),
@@ -160,7 +163,7 @@ def open_image(source: str | Path | bytes, *, limits: Limits | None = None) -> I
         with warnings.catch_warnings():
             # Pillow only *warns* between MAX_IMAGE_PIXELS and twice that; we check ourselves.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(fp)
+            image = Image.open(fp, formats=IMAGE_FORMATS)
             _check_pixels(image, limits)
             image.load()
     except Image.DecompressionBombError as exc:
