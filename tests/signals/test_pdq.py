@@ -166,3 +166,14 @@ def test_wrapper_keeps_pdqhash_output(make_photo) -> None:
     vector, _quality = pdqhash.compute(np.asarray(image))
     bits = "".join(str(int(b)) for b in vector)
     assert _hash(image) == f"{int(bits, 2):064x}"
+
+
+def test_sixteen_bit_and_integer_ranges_are_nominal(make_photo) -> None:
+    """A dark 16-bit image stays dark; a 32-bit integer image of 0/1 is not stretched."""
+    grey = np.asarray(make_photo(8).convert("L"), dtype=np.uint16)
+    dark16 = Image.fromarray(grey)  # values <= 255 in a 16-bit image: nearly black
+    assert dark16.mode.startswith("I;16")
+    assert int(pixels_for_pdq(dark16).max()) <= 1
+    binary = Image.fromarray((grey > 128).astype(np.int32))
+    assert binary.mode == "I"
+    assert int(pixels_for_pdq(binary).max()) == 1

@@ -227,7 +227,8 @@ def pixels_for_pdq(image: Image.Image) -> np.ndarray:
     if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
         return _on_white(image)
     if mode.startswith("I") or mode == "F":
-        return _grey3(_scale_to_uint8(np.asarray(image)))
+        sixteen_bit = mode.startswith("I;16")  # the format says so: no guessing from values
+        return _grey3(_scale_to_uint8(np.asarray(image), sixteen_bit=sixteen_bit))
     if mode == "LAB":
         global _LAB_TO_SRGB
         if _LAB_TO_SRGB is None:
@@ -257,19 +258,23 @@ def _on_white(image: Image.Image) -> np.ndarray:
     return _grey3(array) if base == "L" else array
 
 
-def _scale_to_uint8(values: np.ndarray) -> np.ndarray:
+def _scale_to_uint8(values: np.ndarray, *, sixteen_bit: bool = False) -> np.ndarray:
     """Map integer or float pixels to 0..255 by their nominal range, not per image contrast.
 
-    Nominal ranges: floats in 0..1 are unit intensities; 16-bit data (max > 255) spans
-    0..65535; beyond that the actual maximum. Per-image stretching would change PDQ quality
-    between two copies of the same picture, so it is the last resort only.
+    Nominal ranges: ``I;16`` modes span 0..65535; floats within 0..1 are unit intensities;
+    other data within 0..255 is 8-bit, within 0..65535 16-bit; beyond that, the actual range.
+    Per-image stretching would change PDQ quality between two copies of the same picture, so
+    it is the last resort only.
     """
+    is_float = values.dtype.kind == "f"
     values = values.astype(np.float32, copy=False)
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return np.zeros(values.shape, dtype=np.uint8)
     low, high = float(finite.min()), float(finite.max())
-    if values.dtype.kind == "f" and low >= 0 and high <= 1.0 and high > 0:
+    if sixteen_bit:
+        scale = 255.0 / 65535.0
+    elif is_float and low >= 0 and high <= 1.0 and high > 0:
         scale = 255.0
     elif high <= 255 and low >= 0:
         scale = 1.0
