@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from countersignal.review import review_article
-from countersignal.review.evaluation import evaluate, load_corpus, table
+from countersignal.review.evaluation import evaluate, load_language, table
 from countersignal.review.nlp import english_pipeline, russian_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def main() -> None:
 
     load_en = _timed(english_pipeline)
     load_ru = _timed(russian_pipeline)
-    items = load_corpus(CORPUS / "en.yaml") + load_corpus(CORPUS / "ru.yaml")
+    items = load_language(CORPUS, "en") + load_language(CORPUS, "ru")
     result = evaluate(items)  # also warms every cache
     latency = {}
     for lang in ("en", "ru"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from countersignal.review import load_catalogue
-from countersignal.review.evaluation import Evaluation, evaluate, load_corpus
+from countersignal.review.evaluation import Evaluation, evaluate, load_language
 
 CORPUS = Path(__file__).parent / "corpus"
 TARGET_PRECISION = 0.85
@@ -16,14 +16,15 @@ MIN_RECALL = 0.6
 
 @pytest.fixture(scope="module")
 def evaluation() -> Evaluation:
-    items = load_corpus(CORPUS / "en.yaml") + load_corpus(CORPUS / "ru.yaml")
-    return evaluate(items)
+    items = load_language(CORPUS, "en") + load_language(CORPUS, "ru")
+    # held-out drafts are reported by bench/eval_review.py, not asserted (and not tuned on)
+    return evaluate([i for i in items if i.split != "heldout"])
 
 
 def test_corpus_covers_every_rule_with_positives_near_misses_and_a_held_out_part() -> None:
     rules = set(load_catalogue().rules)
     for lang, minimum in (("en", 6), ("ru", 3)):
-        items = load_corpus(CORPUS / f"{lang}.yaml")
+        items = load_language(CORPUS, lang)
         for rule in rules:
             dev = [i for i in items if i.rule == rule and i.split == "dev"]
             held = [i for i in items if i.rule == rule and i.split == "heldout"]

@@ -1,9 +1,10 @@
 """Precision and recall of the review per rule and language, on a labelled corpus.
 
-Corpus files (``tests/review/corpus/<lang>.yaml``) list, per rule, drafts that should trigger
+Corpus files (``tests/review/corpus/<lang>*.yaml``) list, per rule, drafts that should trigger
 it (``positive``) and near-misses that must not (``near_miss``); ``heldout_*`` lists are kept
-apart and were not used for tuning. ``accountability`` holds legitimate accountability
-reporting that must produce no caution or serious finding. Precision is strict: a rule firing
+apart and were not used for tuning (``round1_heldout_*`` were, after being reported once).
+``accountability`` holds legitimate accountability reporting that must produce no caution or
+serious finding. Precision is strict: a rule firing
 on ANY draft not labelled for it (another rule's draft included, unless listed in ``allow``)
 is a false positive.
 """
@@ -20,7 +21,16 @@ from .catalogue import ReviewConfig
 from .model import Severity
 from .service import review_article
 
-SPLITS = {"dev": ("positive", "near_miss"), "heldout": ("heldout_positive", "heldout_near_miss")}
+# list name -> (split, positive?). The first held-out round was reported once and then used
+# for tuning (round1_*); the current held-out lists were written after that and never tuned on.
+LISTS = {
+    "positive": ("dev", True),
+    "near_miss": ("dev", False),
+    "round1_heldout_positive": ("dev", True),
+    "round1_heldout_near_miss": ("dev", False),
+    "heldout_positive": ("heldout", True),
+    "heldout_near_miss": ("heldout", False),
+}
 
 
 @dataclass
@@ -60,22 +70,33 @@ class Evaluation:
 
 
 def load_corpus(path: Path) -> list[Item]:
+    """Items of one corpus file; unknown list names are an error (typos must not hide items)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     lang = data["language"]
     items: list[Item] = []
     for rule, lists in data["rules"].items():
-        for split, (pos_key, neg_key) in SPLITS.items():
-            for key, positive in ((pos_key, True), (neg_key, False)):
-                for entry in lists.get(key, []):
-                    text, allow = (
-                        (entry["text"], frozenset(entry.get("allow", [])))
-                        if isinstance(entry, dict)
-                        else (entry, frozenset())
-                    )
-                    items.append(Item(text, lang, rule, positive, split, allow))
+        for key, entries in lists.items():
+            if key not in LISTS:
+                raise ValueError(f"{path}: unknown list {key!r} under {rule}")
+            split, positive = LISTS[key]
+            for entry in entries:
+                text, allow = (
+                    (entry["text"], frozenset(entry.get("allow", [])))
+                    if isinstance(entry, dict)
+                    else (entry, frozenset())
+                )
+                items.append(Item(text, lang, rule, positive, split, allow))
     for text in data.get("accountability", []):
         items.append(Item(text, lang, None, False, "accountability"))
     return items
+
+
+def load_language(directory: Path, language: str) -> list[Item]:
+    """All corpus files of a language: ``<lang>.yaml`` and ``<lang>_*.yaml``."""
+    paths = sorted(directory.glob(f"{language}.yaml")) + sorted(
+        directory.glob(f"{language}_*.yaml")
+    )
+    return [item for path in paths for item in load_corpus(path)]
 
 
 def evaluate(items: list[Item], config: ReviewConfig | None = None) -> Evaluation:

@@ -157,15 +157,18 @@ def _looks_like_name(tokens: list[Any]) -> bool:
     )
 
 
+_NAME_MISLABELS = {"ORG", "PRODUCT", "WORK_OF_ART"}
+
+
 def _with_name_fallback(doc: Any) -> list[Span]:
     """spaCy's entities, with two repairs for the small model's commonest misses on news copy:
-    a two- or three-word proper name tagged ORG (with no organisation or place word) is a
-    person, and such a name the tagger missed altogether is added as a person."""
+    a two- or three-word proper name tagged ORG, PRODUCT or WORK_OF_ART (with no organisation
+    or place word) is a person, and such a name the tagger missed altogether is added."""
     out: list[Span] = []
     covered: set[int] = set()
     for ent in doc.ents:
         label = _ENTITY_LABELS.get(ent.label_, ent.label_)
-        if label == "ORG" and _looks_like_name(list(ent)):
+        if label in _NAME_MISLABELS and _looks_like_name(list(ent)):
             label = "PERSON"
         out.append(Span(ent.start_char, ent.end_char, label))
         covered.update(range(ent.start, ent.end))

@@ -16,12 +16,19 @@ class FigureParams(BaseModel):
     window: int = Field(5, ge=1, description="words between a number and a casualty word")
 
 
-_NOT_A_COUNT_AFTER = {"of", "year", "years", "лет", "год", "года", "из"}
+# A number followed by one of these is a partitive, an age, a time or a distance, not a count.
+_NOT_A_COUNT_AFTER = {
+    "of", "year", "years", "hour", "hours", "minute", "minutes", "second", "seconds", "day",
+    "days", "week", "weeks", "month", "months", "am", "pm", "metres", "meters", "miles", "km",
+    "лет", "год", "года", "из", "час", "часа", "часов", "минут", "минуты", "день", "дня",
+    "дней", "недели", "недель", "месяца", "месяцев", "метров", "километров",
+}  # fmt: skip
+_PARENT_WORDS = {"father", "mother", "parent", "отец", "мать", "мама", "папа"}
 
 
 def _is_count(a: Analysis, tok: Token) -> bool:
-    """A number that counts people: not an age ("Tom Birch, 19,"; "aged 9"; "9-year-old")
-    and not a partitive ("two of the injured")."""
+    """A number that counts people: not an age ("Tom Birch, 19,"; "aged 9"; "9-year-old"),
+    a partitive ("two of the injured") or a time ("two hours later")."""
     if not (tok.pos == "NUM" or tok.norm.isdigit()):
         return False
     sent = a.sentences[tok.sent]
@@ -29,6 +36,9 @@ def _is_count(a: Analysis, tok: Token) -> bool:
     if following and following[0].norm in _NOT_A_COUNT_AFTER:
         return False
     if tok.i >= 2 and a.tokens[tok.i - 1].text == "," and a.tokens[tok.i - 2].pos == "PROPN":
+        return False
+    before = [t.lemma for t in a.tokens[max(sent.first, tok.i - 2) : tok.i]]
+    if _PARENT_WORDS & set(before):  # "father of two", "отец двоих детей"
         return False
     return not (tok.i >= 1 and a.tokens[tok.i - 1].norm in ("aged", "age"))
 

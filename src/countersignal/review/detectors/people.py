@@ -99,13 +99,14 @@ def perpetrator_prominence(ctx: Context) -> Iterator[Hit]:
     lead = a.sentence_tokens(body_sents[0]) if body_sents else []
     if ctx.lex("court").contains(headline_toks + lead):
         return
-    body = [m for m in person_mentions(ctx) if not a.in_headline(m.span.start)]
+    mentions = person_mentions(ctx)
+    body = [m for m in mentions if not a.in_headline(m.span.start)]
     counts = Counter(
         name_key(t.text, a.language)
         for t in a.tokens
         if is_capitalised(t) and t.is_word and not a.in_headline(t.start)
     )
-    perpetrators = {m.key for m in body if m.perpetrator}
+    perpetrators = {m.key for m in mentions if m.perpetrator}  # "# The attacker Sam Okoro"
     confidence = 0.8
     if not perpetrators and ctx.lex("perpetrator").match_tokens(a.tokens):
         named = [m.key for m in body]
@@ -190,8 +191,10 @@ def named_casualty(ctx: Context) -> Iterator[Hit]:
     params: CasualtyParams = ctx.params  # type: ignore[assignment]
     if ctx.lex("release").match_tokens(a.tokens):
         return
-    for mention in person_mentions(ctx):
-        if mention.perpetrator or a.in_headline(mention.span.start):
+    mentions = person_mentions(ctx)
+    perpetrators = {m.key for m in mentions if m.perpetrator}  # identity holds for the draft
+    for mention in mentions:
+        if mention.key in perpetrators or a.in_headline(mention.span.start):
             continue
         root = head_of(mention.tokens)
         for m in ctx.lex("casualty").match_sentence(a, mention.sent):

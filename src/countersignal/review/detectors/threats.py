@@ -21,12 +21,15 @@ def code_word_disclosed(ctx: Context) -> Iterator[Hit]:
                 break
 
 
-@detector("target_list", lexicons=("target_cues", "security_measures"))
+@detector("target_list", lexicons=("target_cues", "threat_context", "security_measures"))
 def target_list(ctx: Context) -> Iterator[Hit]:
-    """Three or more places listed as targets of a threat (`target_cues`)."""
+    """Three or more places listed as targets (`target_cues`) in a sentence about a threat or
+    hoax (`threat_context`), not a report of security being stepped up."""
     a = ctx.analysis
     for sent in a.sentences:
         if not ctx.sentence_has("target_cues", sent) or ctx.sentence_has("security_measures", sent):
+            continue
+        if not ctx.sentence_has("threat_context", sent):
             continue
         size = enumeration_size(a.sentence_text(sent))
         if size >= 3:
