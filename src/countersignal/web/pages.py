@@ -17,7 +17,7 @@ from countersignal.web import sessions
 from countersignal.web.models import WebSession
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates", autoescape=True)
+templates = Jinja2Templates(directory=HERE / "templates")  # autoescapes .html
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
