@@ -89,3 +89,23 @@ def test_dihedral_in_batch(tmp_path: Path, make_photo) -> None:
     _save(make_photo(9), tmp_path / "x.png", "PNG")
     (result,) = iter_hash_paths([tmp_path], dihedral=True)
     assert [s.type for s in result.signals].count("pdq") == 8
+
+
+def test_batch_survives_a_worker_being_killed(tmp_path: Path, make_photo) -> None:
+    """SIGKILL the pool's workers mid-batch (as the OOM killer would): every file still gets
+    its result, in order, because stranded files are re-hashed in a fresh process."""
+    import os
+    import signal
+
+    psutil = pytest.importorskip("psutil")
+    for i in range(24):
+        _save(make_photo(i, (64, 48)), tmp_path / f"{i:02d}.png", "PNG")
+    results = iter_hash_paths([tmp_path], jobs=2)
+    first = next(results)
+    workers = psutil.Process().children()
+    assert workers
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGKILL)
+    rest = list(results)
+    assert [Path(r.path).name for r in [first, *rest]] == [f"{i:02d}.png" for i in range(24)]
+    assert all(r.error is None and r.signals[0].type == "pdq" for r in rest)

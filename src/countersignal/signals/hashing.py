@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,8 +199,8 @@ def iter_hash_paths(
     """Hash files and folders (walked recursively, in sorted order), yielding results in order.
 
     A file that cannot be hashed yields a result with ``error`` set and the batch goes on.
-    ``jobs > 1`` hashes in that many processes (the work is CPU-bound C code holding the GIL
-    in places, so threads would not scale).
+    ``jobs > 1`` hashes in that many processes (the decoders are CPU-bound C code, partly
+    under the GIL, so threads would not scale).
     """
     limits = limits or get_settings().limits
     files = expand_paths(paths)
@@ -206,13 +208,57 @@ def iter_hash_paths(
         for path in files:
             yield _hash_one(path, dihedral, limits)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        batch = list(files)
-        count = len(batch)
-        yield from pool.map(
-            _hash_one,
-            batch,
-            [dihedral] * count,
-            [limits] * count,
-            chunksize=max(1, min(8, count // (4 * jobs))),
-        )
+    yield from _hash_parallel(files, jobs, dihedral, limits)
+
+
+def _hash_parallel(
+    files: Iterator[str], jobs: int, dihedral: bool, limits: Limits
+) -> Iterator[HashResult]:
+    """Hash in a process pool with a bounded window of files in flight, in input order.
+
+    If a worker dies (a decoder crash, the OOM killer), the pool breaks and every unfinished
+    file in the window fails with it. Those are re-hashed one at a time in a fresh single
+    process, so only the file that really kills its process gets an error result; the batch
+    then continues in a new pool.
+    """
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    window: deque[tuple[str, Future]] = deque()
+    try:
+        while True:
+            while len(window) < 4 * jobs and (path := next(files, None)) is not None:
+                window.append((path, pool.submit(_hash_one, path, dihedral, limits)))
+            if not window:
+                return
+            path, future = window[0]
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                pool.shutdown(cancel_futures=True)
+                stranded = list(window)
+                window.clear()
+                for stranded_path, stranded_future in stranded:
+                    yield _finished(stranded_future) or _hash_isolated(
+                        stranded_path, dihedral, limits
+                    )
+                pool = ProcessPoolExecutor(max_workers=jobs)
+                continue
+            window.popleft()
+            yield result
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _finished(future: Future) -> HashResult | None:
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return None
+
+
+def _hash_isolated(path: str, dihedral: bool, limits: Limits) -> HashResult:
+    with ProcessPoolExecutor(max_workers=1) as single:
+        try:
+            return single.submit(_hash_one, path, dihedral, limits).result()
+        except BrokenProcessPool:
+            return HashResult(
+                path, error="UnsupportedContent: the hashing process crashed on this file"
+            )
