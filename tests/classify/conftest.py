@@ -81,3 +81,14 @@ def loaded_un(session_factory, un_list_path):
     with transaction(session_factory) as session:
         load_list_file(session, un_list_path)
     return session_factory
+
+
+@pytest.fixture
+def sqlite_session_factory(sqlite_url):
+    """A migrated SQLite database, for tests whose subject is not the database."""
+    from countersignal.db import make_engine, migrate, session_factory
+
+    migrate(sqlite_url)
+    engine = make_engine(sqlite_url)
+    yield session_factory(engine)
+    engine.dispose()
