@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from countersignal.auth import authenticate_token
+from countersignal.auth import authenticate_token, verify_password
 from countersignal.cli.main import app
 from countersignal.db import make_engine, session_factory
 from countersignal.errors import NotFound
@@ -22,8 +22,8 @@ def cli(migrated_db_url, tmp_path, monkeypatch):
     get_settings.cache_clear()
     runner = CliRunner()
 
-    def invoke(*args: str):
-        return runner.invoke(app, list(args), catch_exceptions=True)
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input)
 
     yield invoke
     get_settings.cache_clear()
@@ -97,3 +97,28 @@ def test_cli_errors_are_countersignal_errors(cli):
     assert isinstance(result.exception, NotFound)
     result = cli("org", "create", "X", "--kind", "bogus", "--country", "DE")
     assert result.exception.exit_code == 2
+
+
+def test_user_create_prompts_for_a_password(cli, db_url):
+    assert cli("org", "create", "Desk", "--kind", "newsroom", "--country", "GB").exit_code == 0
+    password = "long enough passphrase"
+    result = cli(
+        "user",
+        "create",
+        "ed@desk.example",
+        "--org",
+        "Desk",
+        "-r",
+        "reviewer",
+        "--password",
+        input=f"{password}\n{password}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert password not in result.stdout
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine).begin() as session:
+            user = verify_password(session, email="ed@desk.example", password=password)
+            assert user.roles == ["reviewer"]
+    finally:
+        engine.dispose()
