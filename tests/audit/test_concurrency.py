@@ -49,6 +49,16 @@ def write_events(factory, writer: int, barrier: threading.Barrier) -> int:
     return committed
 
 
+def verify_while_writing(factory, writers, barrier: threading.Barrier) -> list:
+    """Verify repeatedly while the writers run: a reader must never see a broken chain."""
+    barrier.wait()
+    results = []
+    while not all(w.done() for w in writers) or not results:
+        with factory() as session:
+            results.append(verify(session))
+    return results
+
+
 def assert_one_chain(factory, expected: int) -> None:
     with factory() as session:
         seqs = list(session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
@@ -65,12 +75,15 @@ def test_concurrent_threads_build_one_chain(request, db):
     engine = make_engine(url, pool_size=WRITERS) if db == "postgres" else make_engine(url)
     try:
         factory = session_factory(engine)
-        barrier = threading.Barrier(WRITERS)
-        with ThreadPoolExecutor(WRITERS) as pool:
+        barrier = threading.Barrier(WRITERS + 1)
+        with ThreadPoolExecutor(WRITERS + 1) as pool:
             futures = [pool.submit(write_events, factory, w, barrier) for w in range(WRITERS)]
+            verdicts = pool.submit(verify_while_writing, factory, futures, barrier)
             committed = sum(f.result(timeout=120) for f in futures)
+            verdicts = verdicts.result(timeout=120)
         assert committed == WRITERS * (EVENTS_EACH - EVENTS_EACH // ROLLBACK_EVERY)
         assert_one_chain(factory, committed)
+        assert verdicts and all(r.ok for r in verdicts), [r.problem for r in verdicts]
     finally:
         engine.dispose()
 
