@@ -206,23 +206,64 @@ def test_verify_catches_events_cut_from_the_end(session_factory):
     assert "cut from the end" in result.problem
 
 
-def test_cut_end_with_rewound_head_is_caught_by_the_anchored_hash(session_factory):
-    """Cutting the tail *and* rewinding the head leaves a valid shorter chain; the last hash
-    written down outside the database (``VerifyResult.last_hash``) is what exposes it."""
+def test_cut_end_with_rewound_head_is_caught_by_the_anchor(session_factory):
+    """Cutting the tail *and* rewinding the head leaves a valid shorter chain; an anchor from
+    an earlier verify, kept outside the database, is what exposes it."""
     append(session_factory, 5)
-    anchored = check(session_factory).last_hash
+    earlier = check(session_factory)
+    anchor = (earlier.events_checked, earlier.last_hash)
+    append(session_factory, 1)
+    with session_factory() as session:
+        assert verify(session, anchor=anchor).ok  # the log grew; the anchored event is intact
     tamper(
         session_factory,
-        ("DELETE FROM audit_events WHERE seq = 5", {}),
+        ("DELETE FROM audit_events WHERE seq >= 5", {}),
         (
             "UPDATE audit_chain_head SET seq = 4, last_hash = "
             "(SELECT hash FROM audit_events WHERE seq = 4)",
             {},
         ),
     )
-    result = check(session_factory)
-    assert result.ok and result.events_checked == 4
-    assert result.last_hash != anchored
+    assert check(session_factory).ok  # without the anchor the shorter chain looks fine
+    with session_factory() as session:
+        result = verify(session, anchor=anchor)
+    assert (result.ok, result.first_bad_seq) == (False, 5)
+    assert "before the anchored seq 5" in result.problem
+
+
+def test_rewritten_log_is_caught_by_the_anchor(session_factory):
+    """Rewrite event 2 and re-chain everything after it: consistent, but not the anchored log."""
+    append(session_factory, 3)
+    earlier = check(session_factory)
+    with session_factory() as session:
+        rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        columns = [c.name for c in AuditEvent.__table__.c if c.name != "hash"]
+        fields = [{c: getattr(row, c) for c in columns} for row in rows]
+    fields[1]["reason"] = "rewritten"
+    statements = []
+    previous_hash = rows[0].hash
+    for current in fields[1:]:
+        current["prev_hash"] = previous_hash
+        previous_hash = event_hash(**current)
+        statements.append(
+            (
+                "UPDATE audit_events SET reason = :reason, prev_hash = :prev, hash = :hash "
+                "WHERE seq = :seq",
+                {
+                    "reason": current["reason"],
+                    "prev": current["prev_hash"],
+                    "hash": previous_hash,
+                    "seq": current["seq"],
+                },
+            )
+        )
+    statements.append(("UPDATE audit_chain_head SET last_hash = :h", {"h": previous_hash}))
+    tamper(session_factory, *statements)
+    assert check(session_factory).ok
+    with session_factory() as session:
+        result = verify(session, anchor=(earlier.events_checked, earlier.last_hash))
+    assert (result.ok, result.first_bad_seq) == (False, 3)
+    assert "rewritten" in result.problem
 
 
 def test_verify_catches_reordered_events(session_factory):

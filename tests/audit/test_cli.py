@@ -48,6 +48,11 @@ def test_verify_exit_codes(cli, session_factory):
     result = cli("audit", "verify")
     assert result.exit_code == 0, result.output
     assert "intact: 3 events" in result.stdout
+    anchor = result.stdout.split("anchor: ")[1].split()[0]
+    assert cli("audit", "verify", "--anchor", anchor).exit_code == 0
+    wrong = anchor[:-1] + ("0" if anchor[-1] != "0" else "1")
+    assert cli("audit", "verify", "--anchor", wrong).exit_code == 8
+    assert isinstance(cli("audit", "verify", "--anchor", "3").exception, InvalidInput)
     tamper(session_factory, ("UPDATE audit_events SET organisation_id = 'org_c' WHERE seq = 2", {}))
     result = cli("audit", "verify")
     assert result.exit_code == 8

@@ -229,9 +229,15 @@ def _read_head(session: Session) -> tuple[int, str] | None:
     return None if row is None else (row.seq, row.last_hash)
 
 
-def verify(session: Session, *, batch_size: int = 2000) -> VerifyResult:
+def verify(
+    session: Session, *, anchor: tuple[int, str] | None = None, batch_size: int = 2000
+) -> VerifyResult:
     """Walk the chain in order and report the first event that was edited, removed, inserted or
     moved, or a chain head that does not match the last event.
+
+    ``anchor`` is an earlier result's ``(events_checked, last_hash)``, kept outside the
+    database: the chain must still hold that event unchanged. It catches what the chain alone
+    cannot, a database owner cutting the tail *and* rewinding the head, or rewriting it all.
 
     Safe while others append: it checks the events up to the head as first read (all committed,
     since an event commits with the head that counts it), then that nothing lies beyond the head.
@@ -282,6 +288,14 @@ def verify(session: Session, *, batch_size: int = 2000) -> VerifyResult:
                     f"{row.seq - 1} (inserted, deleted or reordered)",
                     prev_hash,
                 )
+            if anchor is not None and row.seq == anchor[0] and stored_hash != anchor[1]:
+                return VerifyResult(
+                    False,
+                    checked,
+                    row.seq,
+                    f"event seq {row.seq} is not the anchored one: the log was rewritten",
+                    prev_hash,
+                )
             prev_hash = stored_hash
             expected_seq += 1
 
@@ -293,6 +307,15 @@ def verify(session: Session, *, batch_size: int = 2000) -> VerifyResult:
             expected_seq,
             f"chain head records {head_seq} events but the log ends at seq "
             f"{checked} (events cut from the end?)",
+            prev_hash,
+        )
+    if anchor is not None and anchor[0] > checked:
+        return VerifyResult(
+            False,
+            checked,
+            checked + 1,
+            f"the log ends at seq {checked}, before the anchored seq {anchor[0]} "
+            "(events cut from the end)",
             prev_hash,
         )
     if prev_hash != head_hash:

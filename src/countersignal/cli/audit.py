@@ -13,20 +13,38 @@ from countersignal.errors import InvalidInput
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
+def _parse_anchor(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise InvalidInput("an anchor looks like SEQ:HASH, as printed by an earlier verify")
+    return int(seq), digest.lower()
+
+
 @audit_app.command("verify")
-def verify_command() -> None:
-    """Recompute the whole chain; exit 0 when intact, 8 with the first bad event otherwise."""
+def verify_command(
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH printed by an earlier verify, kept outside the database"),
+    ] = None,
+) -> None:
+    """Recompute the whole chain; exit 0 when intact, 8 with the first bad event otherwise.
+
+    Keep the printed anchor somewhere the database's owners cannot edit (a ticket, a signed
+    note, a partner's inbox) and pass it next time: a rewritten log then fails too."""
     from countersignal.audit import verify
 
     with runtime().sessions() as session:
-        result = verify(session)
+        result = verify(session, anchor=_parse_anchor(anchor))
     if not result.ok:
         err.print(
             f"[red]audit log NOT intact[/] after {result.events_checked} good events: "
             f"{result.problem}"
         )
         raise typer.Exit(8)
-    out.print(f"audit log intact: {result.events_checked} events, last hash {result.last_hash}")
+    out.print(f"audit log intact: {result.events_checked} events")
+    out.print(f"anchor: {result.events_checked}:{result.last_hash}", soft_wrap=True)
 
 
 def _parse_time(value: str | None) -> datetime | None:
