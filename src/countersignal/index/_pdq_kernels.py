@@ -163,14 +163,31 @@ def _emit(row, w, query, hashes, alive, word_r, r, out_rows, out_dist, count):
 
 @njit(cache=True, nogil=True)
 def search_segment(
-    query, hashes, alive, hi_off, hi_tail, hi_rows, lo_off, lo_tail, word_r, r, masks,
-    level_starts, out_rows, out_dist, count,
+    query,
+    hashes,
+    alive,
+    hi_off,
+    hi_tail,
+    hi_rows,
+    lo_off,
+    lo_tail,
+    word_r,
+    r,
+    masks,
+    level_starts,
+    out_rows,
+    out_dist,
+    count,
 ):
     """Append every live row within ``r`` of ``query``; returns the new count.
 
     Writes past the output arrays are skipped but still counted, so the caller can grow the
     buffers and retry.
     """
+    widest = 0  # hi-side radius of the widest word (the lo side is never wider)
+    for w in range(N_WORDS):
+        widest = max(widest, word_r[w] // 2)
+    bounds = np.empty((2 * level_starts[widest + 1], 2), dtype=np.int64)
     for w in range(N_WORDS):
         s = word_r[w]
         if s < 0:
@@ -179,20 +196,30 @@ def search_segment(
         a_lo = s - 1 - a_hi
         qhi = _half(query, 2 * w)
         qlo = _half(query, 2 * w + 1)
+        n_hi = level_starts[a_hi + 1]
+        for m in range(n_hi):  # independent loads first: the memory system overlaps them
+            b = qhi ^ masks[m]
+            bounds[m, 0] = hi_off[w, b]
+            bounds[m, 1] = hi_off[w, b + 1]
+        if a_lo >= 0:
+            for m in range(level_starts[a_lo + 1]):
+                b = qlo ^ masks[m]
+                bounds[n_hi + m, 0] = lo_off[w, b]
+                bounds[n_hi + m, 1] = lo_off[w, b + 1]
         for d in range(a_hi + 1):
             for m in range(level_starts[d], level_starts[d + 1]):
-                b = qhi ^ masks[m]
-                for j in range(hi_off[w, b], hi_off[w, b + 1]):
+                for j in range(bounds[m, 0], bounds[m, 1]):
                     if d + _popcount64(np.uint64(_hi_tail_at(hashes, hi_tail, w, j) ^ qlo)) > s:
                         continue
                     row = _hi_row_at(hi_rows, w, j)
-                    count = _emit(row, w, query, hashes, alive, word_r, r, out_rows, out_dist,
-                                  count)
+                    count = _emit(
+                        row, w, query, hashes, alive, word_r, r, out_rows, out_dist, count
+                    )
         for d in range(a_lo + 1):
             for m in range(level_starts[d], level_starts[d + 1]):
                 b = qlo ^ masks[m]
-                start = lo_off[w, b]
-                for j in range(start, lo_off[w, b + 1]):
+                start = bounds[n_hi + m, 0]
+                for j in range(start, bounds[n_hi + m, 1]):
                     tail = np.int64(lo_tail[w, j])
                     d_hi = _popcount64(np.uint64(tail ^ qhi))
                     if d_hi <= a_hi or d + d_hi > s:  # found on the hi side, or too far
@@ -209,8 +236,9 @@ def search_segment(
                     end = hi_off[w, tail + 1]
                     while lo < end and _hi_tail_at(hashes, hi_tail, w, lo) == b:
                         row = _hi_row_at(hi_rows, w, lo)
-                        count = _emit(row, w, query, hashes, alive, word_r, r, out_rows,
-                                      out_dist, count)
+                        count = _emit(
+                            row, w, query, hashes, alive, word_r, r, out_rows, out_dist, count
+                        )
                         lo += 1
     return count
 
@@ -232,16 +260,42 @@ def search_brute(query, hashes, alive, n, r, out_rows, out_dist, count):
 
 @njit(cache=True, nogil=True)
 def search_segment_many(
-    queries, hashes, alive, hi_off, hi_tail, hi_rows, lo_off, lo_tail, word_r, r, masks,
-    level_starts, out_rows, out_dist, out_query,
+    queries,
+    hashes,
+    alive,
+    hi_off,
+    hi_tail,
+    hi_rows,
+    lo_off,
+    lo_tail,
+    word_r,
+    r,
+    masks,
+    level_starts,
+    out_rows,
+    out_dist,
+    out_query,
 ):
     """:func:`search_segment` for each query row, tagging results with the query's position."""
     count = 0
     for q in range(queries.shape[0]):
         start = count
         count = search_segment(
-            queries[q], hashes, alive, hi_off, hi_tail, hi_rows, lo_off, lo_tail, word_r, r,
-            masks, level_starts, out_rows, out_dist, count,
+            queries[q],
+            hashes,
+            alive,
+            hi_off,
+            hi_tail,
+            hi_rows,
+            lo_off,
+            lo_tail,
+            word_r,
+            r,
+            masks,
+            level_starts,
+            out_rows,
+            out_dist,
+            count,
         )
         out_query[start : min(count, out_query.shape[0])] = q
     return count
