@@ -109,6 +109,8 @@ def test_event_rolls_back_with_the_callers_transaction(session_factory):
         ({"details": {"x": "y" * 70_000}}, "bytes"),
         ({"details": ["not", "an", "object"]}, "JSON object"),
         ({"actor": Actor("robot", "r1")}, "actor"),  # type: ignore[arg-type]
+        ({"target": Target("bank", "b" * 201)}, "target_id longer"),
+        ({"action": "vault.read", "reason": "r" * 2001}, "reason longer"),
     ],
 )
 def test_record_refuses_bad_events(kwargs, message):

@@ -158,6 +158,23 @@ def _clean_details(details: dict | None) -> dict:
     return cleaned
 
 
+MAX_LENGTHS = {
+    "action": 100,
+    "actor_id": 100,
+    "actor_token_id": 40,
+    "target_type": 64,
+    "target_id": 200,
+    "reason": 2000,
+}
+
+
+def _check_lengths(**values: str | None) -> None:
+    """Same limits on every backend (SQLite would silently store longer strings)."""
+    for name, value in values.items():
+        if value is not None and len(value) > MAX_LENGTHS[name]:
+            raise InvalidInput(f"audit {name} longer than {MAX_LENGTHS[name]} characters")
+
+
 def _reject_secret_keys(value: Any) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -194,6 +211,14 @@ def record(
         raise InvalidInput(f"a reason is required for {action!r}")
     if actor.kind not in ("user", "token", "system") or not actor.id:
         raise InvalidInput(f"invalid audit actor {actor!r}")
+    _check_lengths(
+        action=action,
+        actor_id=actor.id,
+        actor_token_id=actor.token_id,
+        target_type=target.type if target else None,
+        target_id=target.id if target else None,
+        reason=reason,
+    )
     clean = _clean_details(details)
 
     claimed = session.execute(_CLAIM_NEXT_SEQ).one_or_none()
