@@ -89,13 +89,15 @@ class VideoIndex(SignalIndex):
 
     def remove(self, ids: Sequence[int]) -> int:
         """Forget these videos; returns how many videos were removed."""
-        removed = 0
+        removed, frame_ids = 0, []
         for video_id in as_id_array(ids, len(ids)).tolist():
-            frame_ids = self._video_frames.pop(video_id, None)
-            if frame_ids is not None:
-                self._frames.remove(np.concatenate(frame_ids))
+            frames = self._video_frames.pop(video_id, None)
+            if frames is not None:
+                frame_ids.extend(frames)
                 del self._frame_counts[video_id]
                 removed += 1
+        if frame_ids:  # one pass over the frame index for the whole call
+            self._frames.remove(np.concatenate(frame_ids))
         return removed
 
     # --- reading ---------------------------------------------------------------------------
