@@ -32,9 +32,7 @@ class SignalIndex(ABC):
     def query(self, value: str, threshold: int | None = None) -> list[tuple]:
         """Every stored entry within ``threshold`` of ``value`` (the type's default if None)."""
 
-    def query_batch(
-        self, values: Sequence[str], threshold: int | None = None
-    ) -> list[list[tuple]]:
+    def query_batch(self, values: Sequence[str], threshold: int | None = None) -> list[list[tuple]]:
         """``query`` for each value; indexes override it when batching is faster."""
         return [self.query(value, threshold) for value in values]
 
