@@ -42,6 +42,7 @@ def register() -> None:
         "countersignal.cli.serve",
         "countersignal.cli.review",
         "countersignal.cli.cases",
+        "countersignal.cli.classify",
     ):
         importlib.import_module(module).register(app)
 
