@@ -24,6 +24,12 @@ from .peers import Medallion, free_port
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
+@pytest.fixture
+def db(sqlite_db):
+    """The client's behaviour does not depend on the database (ingest runs on both elsewhere)."""
+    return sqlite_db
+
+
 @pytest.fixture(scope="module")
 def medallion(tmp_path_factory):
     peer = Medallion(tmp_path_factory.mktemp("medallion"))
