@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from countersignal.review import review_article
-from countersignal.review.evaluation import evaluate, load_language, table
+from countersignal.review.evaluation import evaluate, load_language, micro, table
 from countersignal.review.nlp import english_pipeline, russian_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +76,16 @@ def main() -> None:
         "looked at while tuning; their numbers are the honest estimate, on few items.",
         "",
         table(result),
+        "",
+        "All rules pooled (micro-averaged): "
+        + "; ".join(
+            f"{lang} {split}: P {m.precision:.2f}, R {m.recall:.2f} "
+            f"({m.tp} TP, {m.fp} FP, {m.fn} FN)"
+            for lang in ("en", "ru")
+            for split in ("dev", "heldout")
+            if (m := micro(result, lang, split)).precision is not None and m.recall is not None
+        )
+        + ".",
         "",
         f"Accountability reporting (criticism of police and governments, disputed official "
         f"figures, failed operations reported afterwards): "

@@ -135,6 +135,20 @@ def evaluate(items: list[Item], config: ReviewConfig | None = None) -> Evaluatio
     return result
 
 
+def micro(evaluation: Evaluation, language: str, split: str) -> RuleScore:
+    """All rules of a language and split pooled (micro-averaged counts)."""
+    total = RuleScore()
+    for (lang, part, _), score in evaluation.scores.items():
+        if lang == language and part == split:
+            total.tp += score.tp
+            total.fp += score.fp
+            total.fn += score.fn
+            total.positives += score.positives
+            total.near_misses += score.near_misses
+            total.near_miss_fp += score.near_miss_fp
+    return total
+
+
 def table(evaluation: Evaluation) -> str:
     """A Markdown table: one row per rule, dev and held-out columns per language."""
 
