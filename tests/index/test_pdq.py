@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -185,3 +187,28 @@ def test_batches_agree_with_single_queries(rng, threshold):
     batched = index.query_words(queries, threshold)
     assert batched == [index.query_words(q[None, :], threshold)[0] for q in queries]
     assert sum(map(len, batched)) > 0
+
+
+def test_background_compaction_keeps_concurrent_changes(rng, monkeypatch):
+    monkeypatch.setattr(pdq_module, "MERGE_LIMIT", 5000)  # keep small segments apart
+    hashes = random_hashes(rng, 12 * BUFFER_ROWS)
+    index = PDQIndex()
+    for chunk in range(10):
+        rows = slice(chunk * BUFFER_ROWS, (chunk + 1) * BUFFER_ROWS)
+        if chunk == 8:
+            index._lock.acquire()  # holds back the swap: the next steps race the merge
+        index.add_words(np.arange(rows.start, rows.stop), hashes[rows])
+    worker = index._compacting  # more than MAX_SEGMENTS segments started one
+    assert isinstance(worker, threading.Thread) and worker.is_alive()
+    assert index.remove(list(range(0, 10 * BUFFER_ROWS, 3))) > 0
+    extra = slice(10 * BUFFER_ROWS, 12 * BUFFER_ROWS)
+    index.add_words(np.arange(extra.start, extra.stop), hashes[extra])
+    index._lock.release()
+    worker.join()
+    index.compact()
+    assert len(index._segments) == 1 and index._compacting is None
+    live = np.array([i for i in range(len(hashes)) if i >= 10 * BUFFER_ROWS or i % 3])
+    assert len(index) == len(live) == len(index._segments[0].ids)
+    queries = _queries(rng, hashes, 60)
+    expected = brute_force(queries, hashes[live], live, 31)
+    assert _as_sorted(index.query_words(queries)) == expected

@@ -35,6 +35,7 @@ MAX_THRESHOLD = 256
 BUFFER_ROWS = 4096
 MERGE_LIMIT = 1_000_000
 SEGMENT_MAX_ROWS = (1 << 24) - 1  # row numbers in the tables take 3 bytes
+MAX_SEGMENTS = 8  # beyond this, adds start a background compaction
 MAX_MASK_RADIUS = 8
 SNAPSHOT_KIND = "pdq"
 BATCH_MIN = 16  # smaller batches go query by query (lowest latency)
@@ -248,6 +249,8 @@ class PDQIndex(SignalIndex):
         self._size = 0
         self._lock = threading.RLock()
         self._local = threading.local()
+        self._compacting: threading.Thread | None = None
+        self._removed_while_compacting: list[np.ndarray] = []
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -294,7 +297,7 @@ class PDQIndex(SignalIndex):
     def _add_segment(self, segment: _Segment) -> None:
         """Append, then merge the tail while it is lopsided and the result stays small."""
         segments = [*self._segments, segment]
-        while len(segments) >= 2:
+        while len(segments) >= 2 and self._compacting is None:  # never merge a source away
             last, prev = segments[-1], segments[-2]
             merged_size = last.live + prev.live
             if prev.live > 4 * last.live or merged_size > MERGE_LIMIT:
@@ -302,6 +305,8 @@ class PDQIndex(SignalIndex):
             segments[-2:] = _merge([prev, last])
         segments.sort(key=lambda seg: -len(seg.ids))
         self._segments = segments
+        if len(segments) > MAX_SEGMENTS and self._compacting is None:
+            self.compact(background=True)
 
     def remove(self, ids: Sequence[int]) -> int:
         """Tombstone every entry under these ids; returns how many entries were removed."""
@@ -313,6 +318,8 @@ class PDQIndex(SignalIndex):
                 removed += int(np.count_nonzero(hit))
                 alive[hit] = 0
             self._size -= removed
+            if self._compacting is not None:  # replayed onto the merged segments
+                self._removed_while_compacting.append(targets)
         return removed
 
     def _parts(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -320,13 +327,63 @@ class PDQIndex(SignalIndex):
         parts.append((self._buf_ids[: self._buf_n], self._buf_alive[: self._buf_n]))
         return parts
 
-    def compact(self) -> None:
-        """Merge the buffer and every segment into one, dropping removed rows."""
+    def compact(self, *, background: bool = False) -> threading.Thread | None:
+        """Merge the buffer and every segment into as few segments as possible, dropping
+        removed rows.
+
+        With ``background`` the merge runs in a thread (the kernels release the GIL) while
+        queries, adds and removes go on against the old segments; the swap is atomic and
+        removes made meanwhile are replayed. Returns that thread (None when run inline).
+        """
+        while True:
+            with self._lock:
+                running = self._compacting
+                if running is None:
+                    self._compacting = threading.current_thread()  # no tail merges meanwhile
+                    break
+            if background:
+                return running
+            running.join()
         with self._lock:
-            if self._buf_n:
-                self._seal_buffer()
-            if len(self._segments) > 1 or any(s.live < len(s.ids) for s in self._segments):
-                self._segments = _merge(self._segments)
+            try:
+                if self._buf_n:
+                    self._seal_buffer()
+                sources = list(self._segments)
+                if len(sources) <= 1 and all(seg.live == len(seg.ids) for seg in sources):
+                    self._compacting = None
+                    return None
+                self._removed_while_compacting = []
+                if not background:
+                    self._merge_and_swap(sources)
+                    return None
+                thread = threading.Thread(
+                    target=self._merge_and_swap, args=(sources,), name="pdq-compact", daemon=True
+                )
+                self._compacting = thread
+                thread.start()  # under the lock: a joiner never sees an unstarted thread
+            except BaseException:
+                self._compacting = None
+                raise
+        return thread
+
+    def _merge_and_swap(self, sources: list[_Segment]) -> None:
+        try:
+            merged = _merge(sources)
+        except BaseException:
+            with self._lock:
+                self._compacting = None
+            raise
+        self._swap_in(sources, merged)
+
+    def _swap_in(self, sources: list[_Segment], merged: list[_Segment]) -> None:
+        with self._lock:
+            for targets in self._removed_while_compacting:
+                for seg in merged:
+                    seg.alive[np.isin(seg.ids, targets)] = 0
+            kept = [seg for seg in self._segments if all(seg is not src for src in sources)]
+            self._segments = sorted(kept + merged, key=lambda seg: -len(seg.ids))
+            self._removed_while_compacting = []
+            self._compacting = None
 
     # --- reading ---------------------------------------------------------------------------
 
