@@ -4,7 +4,8 @@ Structure (see ``_pdq_kernels`` for why it is exact): an append *buffer* searche
 (at most ``BUFFER_ROWS`` rows) plus a few immutable *segments*, each with the two-sided
 16-bit multi-index tables. A full buffer becomes a segment; small segments merge
 log-structured style while the merge stays under ``MERGE_LIMIT`` rows, so an ``add`` never
-stalls for a large rebuild; :meth:`PDQIndex.compact` merges everything (e.g. off-peak).
+stalls for a large rebuild. Beyond ``MAX_SEGMENTS`` segments a background thread merges them
+all (:meth:`PDQIndex.compact`, also callable after a bulk load) while queries continue.
 Removes are tombstones (a per-row ``alive`` flag) dropped at the next merge.
 
 Memory per hash: 32 B hash + 4 B id (8 B when an id does not fit in uint32) + 1 B alive +
