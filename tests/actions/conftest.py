@@ -5,6 +5,7 @@ import pytest
 from cases.world import (  # noqa: F401 - fixtures
     Receiver,
     World,
+    db_url,
     make_world,
     migrated_db_url,
     pg_template,

@@ -236,18 +236,27 @@ def pg_template(pg_server: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def migrated_db_url(db_url: str, request: pytest.FixtureRequest) -> str:
-    """Overrides the suite-wide fixture: the same fresh, migrated database per test, made by
-    copying a template instead of running every migration again (several times faster)."""
-    if db_url.startswith("sqlite"):
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), db_url.removeprefix(
-            "sqlite:///"))
-        return db_url
-    template = request.getfixturevalue("pg_template")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Overrides the suite-wide fixture: a fresh database at head, once on SQLite and once on
+    PostgreSQL, copied from a template migrated once per session instead of migrating (or even
+    creating an empty database) per test — several times faster on a busy machine."""
+    if request.param == "sqlite":
+        path = tmp_path / "countersignal.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
     server = request.getfixturevalue("pg_server")
-    name = db_url.rsplit("/", 1)[1]
+    template = request.getfixturevalue("pg_template")
+    name = f"cs_test_{secrets.token_hex(6)}"
     with _pg_admin(server) as conn:
-        conn.execute(f'DROP DATABASE "{name}"')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield f"{server.rsplit('/', 1)[0]}/{name}"
+    with _pg_admin(server) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated_db_url(db_url: str) -> str:
+    """``db_url`` is already at head here."""
     return db_url
