@@ -64,7 +64,7 @@ def test_match_signals_thresholds_and_bank_filter(a):
     other = a.post("/v1/banks", json={"name": unique("other")}).json()
     value = "f" * 63 + "0"
     a.post(f"/v1/banks/{bank['id']}/signals", json={"signals": [{"type": "pdq", "value": value}]})
-    query = "f" * 60 + "0000"  # 3 bits away
+    query = "f" * 63 + "7"  # 0x7 vs 0x0: 3 bits away
     body = {"signals": [{"type": "pdq", "value": query}]}
     found = _wait_for_match(a, body)
     assert [m["distance"] for m in found["matches"] if m["bank_id"] == bank["id"]] == [3]

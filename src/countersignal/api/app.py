@@ -54,6 +54,9 @@ PROBLEM_STATUSES = {
     503: "Not ready or a dependency is unavailable: retry",
 }
 UNAUTHENTICATED_PATHS = ("/healthz", "/readyz")
+OWN_ERROR_FORMAT_PREFIXES = ("/taxii2",)
+"""Routers whose protocol mandates its own error body (TAXII 2.1: application/taxii+json)
+document their errors themselves; every other route answers errors with RFC 9457 problems."""
 
 DESCRIPTION = """Hash content, match it against your organisation's banks of known terrorist
 content, and manage those banks. Authenticate with `Authorization: Bearer cs_...`.
@@ -126,10 +129,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     )
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in schema.get("paths", {}).items():
+        if path.startswith(OWN_ERROR_FORMAT_PREFIXES):
+            continue
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             for status, description in PROBLEM_STATUSES.items():
                 if path in UNAUTHENTICATED_PATHS and status in (401, 403):
+                    continue
+                if str(status) in responses and status != 422:  # the route documented it
                     continue
                 responses[str(status)] = {"description": description, "content": problem}
             for ok in [s for s in responses if s.startswith("2")]:

@@ -68,10 +68,18 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(_MatcherCollector(matcher_status))
+        self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # label lookups cost more than the increments: cache them
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,12 +1,19 @@
-"""Webhook endpoints, dead letters, acknowledgements and the evidence vault over HTTP."""
+"""Webhook endpoints, dead letters, acknowledgements and the evidence vault over HTTP.
+
+This router's lifespan also runs the background worker (webhook deliveries, removal-order
+escalations, withheld notices, evidence purges) in a thread of the API process unless
+``COUNTERSIGNAL_WORKER_IN_PROCESS=false``; FastAPI merges it into the app's lifespan.
+"""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -16,7 +23,22 @@ from countersignal.api.deps import get_principal, get_session
 from countersignal.api.routes.cases import vault_of
 from countersignal.auth import Principal
 
-router = APIRouter(prefix="/v1", tags=["actions"])
+
+@asynccontextmanager
+async def run_worker(app: FastAPI) -> AsyncIterator[None]:
+    """The embedded default's in-process worker thread, for as long as the app runs."""
+    from countersignal.cases.worker import worker_for
+
+    runtime = app.state.api.runtime
+    worker = worker_for(runtime).start() if runtime.settings.worker_in_process else None
+    try:
+        yield
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+router = APIRouter(prefix="/v1", tags=["actions"], lifespan=run_worker)
 
 DbSession = Annotated[Session, Depends(get_session)]
 Caller = Annotated[Principal, Depends(get_principal)]

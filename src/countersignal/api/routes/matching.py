@@ -12,10 +12,9 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
 
 from countersignal.api.content import fetch_url, hash_upload
-from countersignal.api.deps import api_state, get_matcher, get_session, requires
+from countersignal.api.deps import api_state, get_matcher, requires
 from countersignal.api.schemas import (
     BankMatchSummary,
     CompareRequest,
@@ -37,7 +36,6 @@ router = APIRouter(prefix="/v1", tags=["matching"])
 
 Matcher = Annotated[object, Depends(get_matcher)]
 Matching = Annotated[Principal, Depends(requires("match"))]
-DbSession = Annotated[Session, Depends(get_session)]
 UploadField = Annotated[UploadFile, File(description="the content to hash")]
 DihedralField = Annotated[
     bool, Form(description="also hash the 8 rotations/flips of an image")
@@ -70,9 +68,15 @@ def _signal_out(signals: Sequence[Signal]) -> list[SignalOut]:
     return [SignalOut(type=s.type, value=s.value, quality=s.quality, meta=s.meta) for s in signals]
 
 
+def _thresholds(thresholds: dict[str, float] | None) -> dict[str, float]:
+    return {
+        stype: get_signal_type(stype).check_threshold(value)
+        for stype, value in (thresholds or {}).items()
+    }
+
+
 def _match(
     request: Request,
-    session: Session,
     matcher,
     principal: Principal,
     signals: Sequence[Signal],
@@ -80,14 +84,13 @@ def _match(
     thresholds: dict[str, float] | None = None,
     banks: Sequence[str] | None = None,
 ) -> MatchResponse:
-    """The one match path for uploads, URLs and given signals."""
+    """The one match path for uploads, URLs and given signals (runs in a worker thread: it
+    reads the database for the metadata of whatever the indexes found)."""
     org = principal.organisation_id
-    checked = {
-        stype: get_signal_type(stype).check_threshold(value)
-        for stype, value in (thresholds or {}).items()
-    }
-    bank_ids = [get_bank(session, org, b).id for b in banks] if banks else None
-    results = match_signals(session, matcher, org, signals, thresholds=checked, bank_ids=bank_ids)
+    with api_state(request).runtime.sessions() as session:
+        bank_ids = [get_bank(session, org, b).id for b in banks] if banks else None
+        results = match_signals(session, matcher, org, signals, thresholds=_thresholds(thresholds),
+                                bank_ids=bank_ids)
     summary: dict[str, BankMatchSummary] = {}
     for r in results:
         entry = summary.setdefault(
@@ -96,11 +99,15 @@ def _match(
         )
         entry.matches += 1
         entry.best_distance = min(entry.best_distance, r.distance)
+    return _response(request, signals, results, summary)
+
+
+def _response(request: Request, signals, results=(), summary=None) -> MatchResponse:
     api_state(request).metrics.matches.labels("matched" if results else "unmatched").inc()
     return MatchResponse(
         matched=bool(results),
         signals=_signal_out(signals),
-        banks=sorted(summary.values(), key=lambda s: (s.best_distance, s.bank_name)),
+        banks=sorted((summary or {}).values(), key=lambda s: (s.best_distance, s.bank_name)),
         matches=[MatchOut(**r.as_dict()) for r in results],
     )
 
@@ -117,7 +124,6 @@ async def hash_content(
 async def match_upload(
     request: Request,
     principal: Matching,
-    session: DbSession,
     matcher: Matcher,
     file: UploadField,
     dihedral: DihedralField = False,
@@ -125,26 +131,23 @@ async def match_upload(
 ) -> MatchResponse:
     """Hash an upload and match it against your organisation's banks."""
     signals = await _hash_upload(request, file, dihedral)
-    return await run_in_threadpool(
-        _match, request, session, matcher, principal, signals, banks=bank
-    )
+    return await run_in_threadpool(_match, request, matcher, principal, signals, banks=bank)
 
 
 @router.post("/match/signals", response_model=MatchResponse)
-def match_given_signals(
-    request: Request,
-    body: MatchSignalsRequest,
-    principal: Matching,
-    session: DbSession,
-    matcher: Matcher,
+async def match_given_signals(
+    request: Request, body: MatchSignalsRequest, principal: Matching, matcher: Matcher
 ) -> MatchResponse:
     """Match signals you computed yourself (e.g. a PDQ hash) — the hash-lookup path."""
     signals = [
         Signal(s.type.value, get_signal_type(s.type.value).validate(s.value)) for s in body.signals
     ]
-    thresholds = {k.value: v for k, v in (body.thresholds or {}).items()}
-    return _match(request, session, matcher, principal, signals, thresholds=thresholds,
-                  banks=body.banks)
+    thresholds = _thresholds({k.value: v for k, v in (body.thresholds or {}).items()})
+    if not body.banks and not matcher.query(signals, thresholds):
+        # Fast path, no database: nothing in any index is within range (most lookups).
+        return _response(request, signals)
+    return await run_in_threadpool(_match, request, matcher, principal, signals,
+                                   thresholds=thresholds, banks=body.banks)
 
 
 @router.post("/hash/url", response_model=HashResponse)
@@ -156,12 +159,12 @@ async def hash_url_content(request: Request, _: Matching, body: UrlRequest) -> H
 
 @router.post("/match/url", response_model=MatchResponse)
 async def match_url_content(
-    request: Request, principal: Matching, session: DbSession, matcher: Matcher, body: UrlRequest
+    request: Request, principal: Matching, matcher: Matcher, body: UrlRequest
 ) -> MatchResponse:
     """Fetch a URL, hash it and match it (same rules as ``/v1/hash/url``)."""
     signals = await _hash_url(request, body)
     return await run_in_threadpool(
-        _match, request, session, matcher, principal, signals, banks=body.banks
+        _match, request, matcher, principal, signals, banks=body.banks
     )
 
 
