@@ -45,3 +45,6 @@ def test_review_rules_lists_the_catalogue() -> None:
     result = runner.invoke(app, ["review-rules"])
     assert result.exit_code == 0
     assert "ongoing_operation" in result.output and "hoax_threat_details" in result.output
+    listed = runner.invoke(app, ["review-rules", "--detectors"])
+    assert listed.exit_code == 0
+    assert "target_list" in listed.output and "min_words" in listed.output

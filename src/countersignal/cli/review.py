@@ -78,9 +78,16 @@ def review_article_command(
 def review_rules_command(
     config: Annotated[Path | None, typer.Option(help="review config (YAML/TOML)")] = None,
     rules_dir: Annotated[Path | None, typer.Option(help="directory of extra rule files")] = None,
+    detectors: Annotated[
+        bool, typer.Option("--detectors", help="list the detectors rule files can use instead")
+    ] = False,
 ) -> None:
     """List the rules the review applies (after the configuration), with their languages."""
     from countersignal.review import load_catalogue
+
+    if detectors:
+        _print_detectors()
+        return
 
     try:
         catalogue = load_catalogue(_config(config, rules_dir, []))
@@ -94,6 +101,20 @@ def review_rules_command(
         spec = rule.spec
         langs = ", ".join(sorted(rule.languages())) or "any"
         table.add_row(str(spec.number or ""), spec.id, spec.severity.value, spec.title, langs)
+    out.print(table)
+
+
+def _print_detectors() -> None:
+    from countersignal.review.detectors import REGISTRY
+
+    table = Table(title="Detectors for rule files")
+    for col in ("name", "lexicons", "parameters", "what it finds"):
+        table.add_column(col, overflow="fold")
+    for info in sorted(REGISTRY.values(), key=lambda i: i.name):
+        params = ", ".join(info.params.model_fields) or "-"
+        lexicons = ", ".join(info.lexicons) or "-"
+        scope = " (any language)" if info.language_independent else ""
+        table.add_row(info.name, lexicons, params, " ".join(info.doc.split()) + scope)
     out.print(table)
 
 

@@ -44,9 +44,6 @@ class Span:
     end: int
     label: str = ""
 
-    def overlaps(self, start: int, end: int) -> bool:
-        return self.start < end and start < self.end
-
 
 @dataclass(slots=True)
 class Sentence:
@@ -177,9 +174,6 @@ class Analysis:
             if tok.i in index_b:
                 return up_a[: n + 1] + list(reversed(up_b[: index_b[tok.i]]))
         return None
-
-    def entities_in(self, sent: Sentence, label: str) -> list[Span]:
-        return [e for e in self.entities if e.label == label and sent.start <= e.start < sent.end]
 
 
 def norm_word(text: str) -> str:

@@ -69,9 +69,6 @@ class Lexicon:
     def match_sentence(self, analysis: Analysis, sent: Sentence) -> list[Match]:
         return self.match_tokens(analysis.sentence_tokens(sent))
 
-    def match_span(self, analysis: Analysis, start: int, end: int) -> list[Match]:
-        return self.match_tokens(analysis.tokens_between(start, end))
-
     def contains(self, tokens: list[Token]) -> bool:
         return bool(self.match_tokens(tokens))
 
