@@ -98,3 +98,80 @@ def test_next_token_is_validated():
 
     with pytest.raises(InvalidInput):
         feed.Position.decode("not-base64-json")
+
+
+def _imported_from_abroad(s, world):
+    from countersignal.exchange.models import ItemRef
+
+    inbox = service.get_bank(s, ORG, world["inbox"])
+    item = add(s, inbox, tlp="AMBER", source_organisation_id="org_abroad")
+    stix_id = "indicator--0b0e6f5e-8a0c-4c4e-9d7b-1f2a3b4c5d6e"
+    s.add(
+        ItemRef(item_id=item.id, organisation_id=ORG, stix_id=stix_id, partner_id=world["abroad"])
+    )
+    s.flush()
+    return item, stix_id
+
+
+def test_our_opinion_of_a_partner_indicator_goes_back_to_that_partner_only(db, world):
+    with db.begin() as s:
+        # The import bank is not even shared: feedback to the source needs no share.
+        from countersignal.exchange import policy
+
+        policy.unshare_bank(
+            s, s.get(service.Bank, world["inbox"]), s.get(SharingGroup, world["group"])
+        )
+        item, stix_id = _imported_from_abroad(s, world)
+        service.set_opinion(
+            s,
+            organisation_id=ORG,
+            signal_id=item.signals[0].id,
+            opinion="false_positive",
+            note="satire",
+        )
+    with db() as s:
+        kinds = {"opinion"}
+        to_source = feed.read_page(s, reader(s, world), feed.Filters(types=frozenset(kinds)))
+        to_third = feed.read_page(
+            s, reader(s, world, "third"), feed.Filters(types=frozenset(kinds))
+        )
+        [entry] = to_source.entries
+        obj = entry.build()
+    assert to_third.entries == []
+    assert obj["object_refs"] == [stix_id] and obj["opinion"] == "strongly-disagree"
+    assert obj["explanation"] == "satire" and obj["created_by_ref"] == feed.stix.identity_id(ORG)
+    stix2.parse(obj, version="2.1")
+
+
+def test_sightings_only_to_the_source_partner_and_only_when_it_opted_in(db, world):
+    from countersignal.exchange.ingest import record_sighting
+
+    with db.begin() as s:
+        item, stix_id = _imported_from_abroad(s, world)
+        record_sighting(s, organisation_id=ORG, item_id=item.id, count=4)
+    only = feed.Filters(types=frozenset({"sighting"}))
+    with db() as s:
+        assert feed.read_page(s, reader(s, world), only).entries == []  # not opted in
+    with db.begin() as s:
+        s.get(Partner, world["abroad"]).share_sightings = True
+        s.get(Partner, world["third"]).share_sightings = True
+    with db() as s:
+        [entry] = feed.read_page(s, reader(s, world), only).entries
+        assert feed.read_page(s, reader(s, world, "third"), only).entries == []
+        obj = entry.build()
+    assert (obj["sighting_of_ref"], obj["count"]) == (stix_id, 4)
+    assert set(obj) <= {
+        "type",
+        "spec_version",
+        "id",
+        "created",
+        "modified",
+        "created_by_ref",
+        "sighting_of_ref",
+        "count",
+        "first_seen",
+        "last_seen",
+        "where_sighted_refs",
+        "object_marking_refs",
+    }  # counts and times only: nothing about users or content
+    stix2.parse(obj, version="2.1")

@@ -96,9 +96,13 @@ class _Resolver:
         self.session, self.organisation_id = session, organisation_id
         self.backfilled = False
 
-    def item_for(self, indicator_id: str) -> tuple[BankItem, ItemRef] | None:
+    def item_for(
+        self, indicator_id: str, *, maybe_ours: bool = True
+    ) -> tuple[BankItem, ItemRef] | None:
+        """``maybe_ours=False`` skips looking among our own never-referenced items (costly on
+        a big bank) when the object cannot be ours."""
         ref = self._ref(indicator_id)
-        if ref is None and not self.backfilled:
+        if ref is None and maybe_ours and not self.backfilled:
             ensure_refs(self.session, self.organisation_id)
             self.backfilled = True
             ref = self._ref(indicator_id)
@@ -144,7 +148,8 @@ def ensure_refs(session: Session, organisation_id: str) -> int:
 
 def _apply_indicator(session, partner: Partner, obj: dict, report: IngestReport, resolver):
     parsed = stix.parse_indicator(obj)
-    found = resolver.item_for(parsed.stix_id)
+    ours = parsed.created_by_ref == stix.identity_id(partner.organisation_id)
+    found = resolver.item_for(parsed.stix_id, maybe_ours=ours)
     if found is not None:
         item, ref = found
         if ref.partner_id != partner.id:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ from countersignal.exchange.settings import get_exchange_settings
 
 log = logging.getLogger(__name__)
 MAX_PAGES_PER_ROUND = 200
+EXPIRY_EVERY_S = 60.0
 
 
 @dataclass
@@ -363,7 +365,7 @@ def due_partners(session: Session, now: datetime | None = None) -> list[str]:
     return [pid for pid, due in rows if due is None or due <= now]
 
 
-def run_once(factory: sessionmaker[Session]) -> list[SyncResult]:
+def run_once(factory: sessionmaker[Session], *, expire: bool = True) -> list[SyncResult]:
     """One round: every due partner is pulled and/or pushed; expired imports decay."""
     results = []
     with factory() as s:
@@ -378,8 +380,9 @@ def run_once(factory: sessionmaker[Session]) -> list[SyncResult]:
                 results.append(push(factory, partner_id))
         except Exception:  # a bug with one partner must not stop the others
             log.exception("exchange round failed for partner %s", partner_id)
-    with transaction(factory) as s:
-        expire_imports(s)
+    if expire:
+        with transaction(factory) as s:
+            expire_imports(s)
     return results
 
 
@@ -387,9 +390,12 @@ def run_worker(
     factory: sessionmaker[Session], stop: threading.Event, *, tick_seconds: float = 1.0
 ) -> None:
     """Run rounds until ``stop`` is set; wakes every ``tick_seconds`` to find due partners."""
+    last_expiry = float("-inf")
     while not stop.is_set():
+        now = time.monotonic()
         try:
-            run_once(factory)
+            run_once(factory, expire=now - last_expiry >= EXPIRY_EVERY_S)
+            last_expiry = now if now - last_expiry >= EXPIRY_EVERY_S else last_expiry
         except Exception:
             log.exception("exchange worker round failed")
         stop.wait(tick_seconds)
