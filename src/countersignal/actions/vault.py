@@ -28,7 +28,7 @@ from countersignal.actions.models import VAULT_PURPOSES, VaultEntry
 from countersignal.audit import Actor, Target, record
 from countersignal.auth.principal import Principal, require, require_own
 from countersignal.db import utcnow
-from countersignal.errors import Conflict, InvalidInput, NotFound
+from countersignal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from countersignal.settings import Settings
 
 EVIDENCE_RETENTION_MONTHS = 6
@@ -146,12 +146,17 @@ def _own_entry(session: Session, principal: Principal, entry_id: str) -> VaultEn
 def read_entry(
     session: Session, principal: Principal, vault: Vault, entry_id: str, *, reason: str,
 ) -> Preserved:
-    """Open preserved evidence. Needs ``vault:read`` and a reason; the read is audited in the
-    same transaction, so content never leaves without a record of who, when and why."""
-    require(principal, "vault:read")
+    """Open preserved evidence. Needs ``vault:read`` — or ``cases:decide`` for the content of
+    a case, which a reviewer must see to decide it or its appeal — and a reason; the read is
+    audited in the same transaction, so content never leaves without a record of who, when
+    and why."""
+    if not principal.can("vault:read"):
+        require(principal, "cases:decide")
     if not (reason or "").strip():
         raise InvalidInput("a reason is required to read preserved evidence")
     entry = _own_entry(session, principal, entry_id)
+    if entry.case_id is None and not principal.can("vault:read"):
+        raise Forbidden("reading evidence not attached to a case needs the vault:read permission")
     if entry.purged_at is not None:
         raise NotFound("this evidence was purged at the end of its retention period")
     record(session, actor=principal.actor, action="vault.read",
