@@ -109,3 +109,14 @@ def test_batch_survives_a_worker_being_killed(tmp_path: Path, make_photo) -> Non
     rest = list(results)
     assert [Path(r.path).name for r in [first, *rest]] == [f"{i:02d}.png" for i in range(24)]
     assert all(r.error is None and r.signals[0].type == "pdq" for r in rest)
+
+
+def test_audio_in_a_video_container_gets_digests(tmp_path: Path) -> None:
+    import subprocess
+
+    path = tmp_path / "speech.mp4"
+    command = ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1"]
+    subprocess.run([*command, "-c:a", "aac", str(path)], check=True, timeout=60)
+    assert sniff_kind(path.read_bytes()[:64]) == "video"  # an MP4 container...
+    assert [s.type for s in hash_file(path)] == ["md5", "sha256"]  # ...with no video in it
+    assert hash_bytes(path.read_bytes()) == hash_file(path)

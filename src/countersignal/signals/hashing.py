@@ -27,7 +27,7 @@ from countersignal.signals.base import Signal
 from countersignal.signals.file import MD5, SHA256, VideoMD5, digest_bytes, digest_file, sniff_kind
 from countersignal.signals.pdq import hash_image
 from countersignal.signals.text import hash_text
-from countersignal.signals.video import hash_video
+from countersignal.signals.video import NoVideoStream, hash_video
 
 SNIFF_BYTES = 512
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".csv", ".tsv", ".json", ".html", ".htm"})
@@ -63,12 +63,13 @@ def hash_file(
     _check_size(size, limits)
     kind = sniff_kind(head)
     if kind == "video":
-        md5, sha256 = digest_file(path)
-        return [
-            Signal(VideoMD5.name, md5),
-            hash_video(path, limits=limits),
-            Signal(SHA256.name, sha256),
-        ]
+        try:
+            vpdq = hash_video(path, limits=limits)
+        except NoVideoStream:  # audio in a video container: hashed as plain bytes
+            kind = "other"
+        else:
+            md5, sha256 = digest_file(path)
+            return [Signal(VideoMD5.name, md5), vpdq, Signal(SHA256.name, sha256)]
     if kind == "other":
         md5, sha256 = digest_file(path)
         return [Signal(MD5.name, md5), Signal(SHA256.name, sha256)]
@@ -107,9 +108,13 @@ def hash_bytes(
         with tempfile.TemporaryDirectory(prefix="countersignal-") as folder:
             path = Path(folder) / "video"
             path.write_bytes(data)
-            vpdq = hash_video(path, limits=limits)
-        md5, sha256 = digest_bytes(data)
-        return [Signal(VideoMD5.name, md5), vpdq, Signal(SHA256.name, sha256)]
+            try:
+                vpdq = hash_video(path, limits=limits)
+            except NoVideoStream:  # audio in a video container: hashed as plain bytes
+                kind = "other"
+        if kind == "video":
+            md5, sha256 = digest_bytes(data)
+            return [Signal(VideoMD5.name, md5), vpdq, Signal(SHA256.name, sha256)]
     if kind == "other":
         md5, sha256 = digest_bytes(data)
         return [Signal(MD5.name, md5), Signal(SHA256.name, sha256)]

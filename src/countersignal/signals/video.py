@@ -38,6 +38,10 @@ SECONDS_PER_HASH = 1.0
 PROBE_TIMEOUT_S = 30
 
 
+class NoVideoStream(UnsupportedContent):
+    """A media container without a video track (e.g. audio in MP4): not a video to hash."""
+
+
 class VpdqFrame(NamedTuple):
     pdq_hex: str
     quality: int
@@ -174,7 +178,7 @@ def probe_video(path: str | Path, *, limits: Limits | None = None) -> VideoInfo:
     info = json.loads(done.stdout or b"{}")
     video = [s for s in info.get("streams", []) if s.get("codec_type") == "video"]
     if not video:
-        raise UnsupportedContent("no video stream in the file")
+        raise NoVideoStream("no video stream in the file")
     width, height = int(video[0].get("width") or 0), int(video[0].get("height") or 0)
     duration = _float(info.get("format", {}).get("duration")) or _float(video[0].get("duration"))
     if width * height > limits.max_image_pixels:
