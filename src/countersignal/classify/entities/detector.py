@@ -24,7 +24,6 @@ from rapidfuzz import fuzz
 
 from countersignal.classify.entities.normalise import (
     NORMAL_TABLE,
-    SKELETON_TABLE,
     cyrillic_style,
     normalise,
     script_of,
@@ -39,13 +38,12 @@ _JOINABLE = frozenset(("al", "el", "ul", "ad", "ar", "as", "at", "ash", "an", "a
                        "ed", "er", "es"))
 _JOIN_NEXT = frozenset(("abd", "عبد"))
 _ARABIC_PROCLITICS = frozenset("وفبلك")
-_MIN_SKELETON_CHARS = 3
+_MIN_KEY_CHARS = 3
 _WINDOW = 4096
-_REPEATED_LETTERS = re.compile(r"([^ ])\1+")
 _SPACE = re.compile(" ")
 _SPACES = re.compile("  +")
 _DELETED = re.compile(
-    "[" + "".join(re.escape(chr(cp)) for cp, to in NORMAL_TABLE.items() if to is None) + "]"
+    "[" + "".join(re.escape(chr(cp)) for cp, to in enumerate(NORMAL_TABLE) if to is None) + "]"
 )
 _PARENTHESIS = re.compile(r"\s*\(([^)]*)\)\s*")
 
@@ -126,6 +124,13 @@ def _key_forms(normalised: str) -> set[str]:
     return {f for f in forms if f}
 
 
+def _distinctive_skeleton(skel: str) -> bool:
+    """Short consonant skeletons collide with ordinary words (``dng``: doing, dung…): index
+    one-word skeletons of four consonants or more, longer names from three."""
+    consonants = len(skel.replace(" ", ""))
+    return consonants >= 4 or (consonants == 3 and " " in skel)
+
+
 def _join_next(tokens: list[str]) -> str:
     """``abd al rahman`` → ``abdal rahman``; ``عبد الملك`` → ``عبدالملك``."""
     out: list[str] = []
@@ -162,10 +167,13 @@ class EntityDetector:
                     index = len(self._entries)
                     self._entries.append(entry)
                     for form in _key_forms(key):
-                        norm_keys.setdefault(form, set()).add(index)
+                        if len(form.replace(" ", "")) >= _MIN_KEY_CHARS:
+                            norm_keys.setdefault(form, set()).add(index)
+                        if entry.weak:  # weak aliases only corroborate: exact forms suffice
+                            continue
                         for skel in {skeleton(form).strip(), skeleton(cyrillic_style(form))
                                      .strip()}:
-                            if len(skel.replace(" ", "")) >= _MIN_SKELETON_CHARS:
+                            if _distinctive_skeleton(skel):
                                 skel_keys.setdefault(skel, set()).add(index)
         self._norm = _automaton(norm_keys, self._entries)
         self._skel = _automaton(skel_keys, self._entries)
@@ -207,7 +215,7 @@ class EntityDetector:
         segment = text[start:window_end]
         translated = segment.translate(NORMAL_TABLE)
         normal = _SPACES.sub(" ", translated)
-        skel = _REPEATED_LETTERS.sub(r"\1", normal.translate(SKELETON_TABLE))
+        skel = skeleton(normal)
         weak_hit = False
         spans: dict[tuple[int, int], set[int]] = {}
         space_positions: list[int] | None = None

@@ -57,13 +57,14 @@ def _normal_char(ch: str) -> str | None:
     return base if len(base) == 1 else ch.lower()[:1] or " "
 
 
-NORMAL_TABLE: dict[int, str | None] = {}
+# Tables are lists indexed by code point: ``str.translate`` looks each character up, and a
+# list index is several times faster than a dict miss (characters past the end map to
+# themselves).
+_TABLE_SIZE = 0x2070
+NORMAL_TABLE: list[str | None] = [chr(cp) for cp in range(_TABLE_SIZE)]
 for _range in _RANGES:
     for _cp in _range:
-        _ch = chr(_cp)
-        _to = _normal_char(_ch)
-        if _to != _ch:
-            NORMAL_TABLE[_cp] = _to
+        NORMAL_TABLE[_cp] = _normal_char(chr(_cp))
 
 # Skeleton: applied to normalised text.
 _SKELETON_DROP = "aeiouyhw" + "аеиоуыэюяьъ" + "اويء"
@@ -73,10 +74,13 @@ _SKELETON_MAP = {
     "н": "n", "п": "f", "р": "r", "с": "s", "т": "t", "ф": "f", "х": "k", "ц": "s", "ч": "k",
     "ш": "s", "щ": "s",
 }
-SKELETON_TABLE: dict[int, str | None] = {ord(c): _DELETE for c in _SKELETON_DROP}
-SKELETON_TABLE.update({ord(k): v for k, v in _SKELETON_MAP.items()})
+SKELETON_TABLE: list[str | None] = [chr(cp) for cp in range(_TABLE_SIZE)]
+for _ch in _SKELETON_DROP:
+    SKELETON_TABLE[ord(_ch)] = _DELETE
+for _ch, _to in _SKELETON_MAP.items():
+    SKELETON_TABLE[ord(_ch)] = _to
 _REPEATS = re.compile(r"(.)\1+", re.DOTALL)
-_REPEATED_LETTERS = re.compile(r"([^ ])\1+")
+_REPEATED_LETTERS = re.compile(r"(?<=([^ ]))\1+")  # drop repeats after the first
 
 
 def normalise(text: str) -> str:
@@ -86,7 +90,7 @@ def normalise(text: str) -> str:
 
 def skeleton(normalised: str) -> str:
     """Consonant skeleton of normalised text; keeps every space, so words line up."""
-    return _REPEATED_LETTERS.sub(r"\1", normalised.translate(SKELETON_TABLE))
+    return _REPEATED_LETTERS.sub("", normalised.translate(SKELETON_TABLE))
 
 
 _CYRILLIC_TO_LATIN = {
