@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     vault_key: SecretStr | None = None
     vault_key_file: Path | None = None
     vault_dir: Path | None = None
+    # actions: run the webhook/escalation/retention worker inside the API process (embedded
+    # default); production may also run `countersignal worker` processes (safe together)
+    worker_in_process: bool = True
 
     @property
     def effective_database_url(self) -> str:

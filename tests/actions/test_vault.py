@@ -55,9 +55,13 @@ def test_content_and_metadata_are_encrypted_at_rest(world):
 
 def test_reads_need_permission_and_a_reason_and_are_audited(world):
     entry_id = _preserve(world)
+    loose_id = _preserve(world, content=b"not attached to a case", case=None)
     with world.tx() as s:
         with pytest.raises(Forbidden):
-            vault_service.read_entry(s, world.alice, world.vault, entry_id, reason="curious")
+            vault_service.read_entry(s, world.platform, world.vault, entry_id, reason="curious")
+        # reviewers may open the content of cases (to decide them), nothing else
+        with pytest.raises(Forbidden, match="not attached to a case"):
+            vault_service.read_entry(s, world.alice, world.vault, loose_id, reason="curious")
         with pytest.raises(InvalidInput, match="reason"):
             vault_service.read_entry(s, world.auditor, world.vault, entry_id, reason="  ")
         foreign_auditor = person("usr_other_auditor", "auditor", org=OTHER_ORG)
@@ -68,10 +72,12 @@ def test_reads_need_permission_and_a_reason_and_are_audited(world):
                                           reason="complaint apl_1 review")
         assert opened.content == SECRET_CONTENT
         assert opened.metadata == {"uploader_id": "user-42", "content_id": "post-7"}
+        vault_service.read_entry(s, world.alice, world.vault, entry_id, reason="deciding case_1")
     with world.tx() as s:
-        [event] = list_events(s, action="vault.read")
-        assert (event.actor_id, event.reason, event.target_id) == (
-            "usr_auditor", "complaint apl_1 review", entry_id)
+        reads = list_events(s, action="vault.read")
+        assert [(e.actor_id, e.reason, e.target_id) for e in reads] == [
+            ("usr_alice", "deciding case_1", entry_id),
+            ("usr_auditor", "complaint apl_1 review", entry_id)]
         assert verify(s).ok
 
 

@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cases.world import AUTO_REMOVE_RULE, png_bytes
+from countersignal.actions.crypto import Keyring
+from countersignal.actions.webhooks import register_endpoint, verify_signature
 from countersignal.auth import Principal, create_organisation, issue_token
 from countersignal.banks.service import ItemInput, LabelInput, SignalInput, add_item, create_bank
 from countersignal.db import transaction
@@ -52,7 +54,7 @@ def auth(tokens, who):
     return {"Authorization": f"Bearer {tokens[who]}"}
 
 
-def test_cases_actions_reports_over_http(api):
+def test_cases_actions_reports_over_http(api, receiver):
     client, tokens, org, app, factory = api
     image = png_bytes(7)
     pdq = next(s.value for s in hash_bytes(image) if s.type == "pdq")
@@ -74,10 +76,14 @@ def test_cases_actions_reports_over_http(api):
     assert client.put("/v1/policy", json={"rules": [AUTO_REMOVE_RULE]},
                       headers=auth(tokens, "admin")).status_code == 200
 
-    # webhooks: loopback refused for tenants (SSRF)
+    # webhooks: loopback refused for tenants (SSRF); the operator may allow it (CLI)
     hook = client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/x"},
                        headers=auth(tokens, "admin"))
     assert hook.status_code == 422 and "public address" in hook.json()["detail"]
+    with transaction(factory) as s:
+        _, secret = register_endpoint(
+            s, Principal.system("tests"), url=receiver.url, organisation_id=org,
+            keyring=Keyring.from_settings(app.state.api.runtime.settings), allow_private=True)
 
     # an upload matching a trusted bank under the rule is removed automatically
     auto = client.post("/v1/submissions", files={"file": ("a.png", image, "image/png")},
@@ -87,6 +93,13 @@ def test_cases_actions_reports_over_http(api):
     body = auto.json()
     assert body["outcome"] == "auto_action" and body["decision"]["automated"] is True
     assert body["matches"][0]["bank_trusted"] is True
+    # the in-process worker (started with the app) delivers the signed webhook
+    deadline = time.monotonic() + 20
+    while not receiver.events("decision.remove") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [delivered] = receiver.events("decision.remove")
+    assert delivered.json["data"]["content_id"] == "post-1"
+    assert verify_signature(secret, delivered.headers["Countersignal-Signature"], delivered.body)
 
     # signals from an untrusted bank open a case for review
     review = client.post("/v1/submissions/signals", json={
@@ -145,8 +158,9 @@ def test_cases_actions_reports_over_http(api):
                       headers=auth(tokens, "auditor"))
     assert html.headers["content-type"].startswith("text/html") and "<svg" in html.text
     entry = body["case"]["vault_entry_id"]
-    assert client.post(f"/v1/vault/{entry}/read", json={"reason": "appeal check"},
-                       headers=auth(tokens, "alice")).status_code == 403
+    denied = client.post(f"/v1/vault/{entry}/read", json={"reason": "appeal check"},
+                         headers=auth(tokens, "platform"))
+    assert denied.status_code == 403, denied.text
     opened = client.post(f"/v1/vault/{entry}/read", json={"reason": "appeal check"},
                          headers=auth(tokens, "auditor")).json()
     assert base64.b64decode(opened["content_base64"]) == image
