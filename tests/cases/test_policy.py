@@ -133,3 +133,23 @@ def test_policy_versions_and_audit(world):
         assert s.get(Policy, world.admin.organisation_id).version == 2
         events = list_events(s, action="policy.update")
     assert [e.details["version"] for e in events] == [2, 1]
+
+
+def test_designated_entity_named_in_text_opens_a_case_and_never_acts(world, tmp_path):
+    """The real classifier (classify.classify_text) over an enabled designation list."""
+    from classify.conftest import un_xml
+    from countersignal.classify.designations import enable_list, load_list_file
+
+    path = tmp_path / "un.xml"
+    path.write_bytes(un_xml(entities=[{"ref": "QDe.900", "name": "ZORBLAX LIBERATION FRONT",
+                                       "aliases": [("Zorblax Front", "a.k.a.")]}]))
+    with world.tx() as s:
+        load_list_file(s, path)
+        enable_list(s, "org_alpha", "UN Security Council Consolidated List")
+    world.set_policy({"rules": [AUTO_REMOVE_RULE]})
+    result = world.submit(text="Support the Zorblax Liberation Front, join now", content_id="t1")
+    assert result.evaluation.outcome == "review" and result.decision is None
+    assert result.case.tier == "designated_entity"
+    [finding] = result.submission.findings
+    assert (finding.classifier, finding.label) == ("designated-entity", "QDe.900")
+    assert "Zorblax" in finding.reason["text"] and finding.reason["span"]

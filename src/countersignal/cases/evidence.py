@@ -61,30 +61,28 @@ def bank_evidence(session: Session, organisation_id: str, matches) -> list[BankE
 
 
 def run_classifiers(session: Session, organisation_id: str, text: str) -> list[ClassifierEvidence]:
-    """Classifier results on text (entity detector, text models); none if classify is absent."""
-    try:
-        from countersignal.classify import classify_text
-    except ImportError:
-        return []
+    """Classifier results on text: designated-entity mentions from the organisation's enabled
+    lists and its active text models (``classify.classify_text``), each with its reason."""
+    from countersignal.classify import classify_text
+
     results = classify_text(text, organisation_id=organisation_id, session=session)
-    return [as_classifier_evidence(result) for result in results]
+    return [as_classifier_evidence(dataclasses.asdict(result)) for result in results]
 
 
-def as_classifier_evidence(result) -> ClassifierEvidence:
-    """A ``ClassifierEvidence`` from a classify result object or a plain mapping."""
-    data = result if isinstance(result, dict) else (
-        dataclasses.asdict(result) if dataclasses.is_dataclass(result) else vars(result)
-    )
+def as_classifier_evidence(data: dict) -> ClassifierEvidence:
+    """Evidence from a ``classify.ClassifierResult`` (as a dict) or a platform's own finding:
+    ``classifier``, ``label``, ``score``, optional ``threshold``, ``reason`` and ``detail``."""
+    reason = data.get("reason")
+    reason = dict(reason) if isinstance(reason, dict) else {"text": str(reason or "")}
+    if isinstance(data.get("detail"), dict):
+        reason.update(data["detail"])
     try:
         return ClassifierEvidence(
-            classifier=str(data.get("classifier") or data.get("model") or data["name"]),
+            classifier=str(data["classifier"]),
             label=str(data["label"]),
             score=float(data["score"]),
             threshold=None if data.get("threshold") is None else float(data["threshold"]),
-            reason=data.get("reason") if isinstance(data.get("reason"), dict)
-            else {"text": str(data.get("reason", ""))},
+            reason=reason,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(
-            "a classifier result needs classifier (or model), label and score"
-        ) from exc
+        raise InvalidInput("a classifier result needs classifier, label and score") from exc

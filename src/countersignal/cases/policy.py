@@ -310,9 +310,10 @@ def _auto_blocker(policy: PolicyDocument, evidence) -> str | None:
 def _evidence_tier(evidence) -> str:
     if isinstance(evidence, BankEvidence):
         return tier_of_labels(evidence.labels)
-    label = evidence.label.lower().replace("-", "_").replace(" ", "_")
-    if label in PRIORITIES:
-        return label
+    for name in (evidence.label, evidence.classifier):  # e.g. classifier "designated-entity"
+        key = name.lower().replace("-", "_").replace(" ", "_")
+        if key in PRIORITIES:
+            return key
     return "other"
 
 

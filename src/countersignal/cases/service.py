@@ -19,6 +19,7 @@ from countersignal.audit import Target, record
 from countersignal.auth.principal import Principal, require, require_own
 from countersignal.cases import effects
 from countersignal.cases.evidence import (
+    as_classifier_evidence,
     bank_evidence,
     compute_signals,
     run_classifiers,
@@ -110,7 +111,8 @@ def submit(
     computed = compute_signals(content, text, signals, content_type)
     matches = match_signals(session, matcher, org, computed)
     evidence = bank_evidence(session, org, matches)
-    classifier = [f if isinstance(f, ClassifierEvidence) else _finding(f) for f in findings]
+    classifier = [f if isinstance(f, ClassifierEvidence) else as_classifier_evidence(f)
+                  for f in findings]
     if text is not None:
         classifier.extend(run_classifiers(session, org, text))
     policy = get_policy(session, org)
@@ -176,12 +178,6 @@ def submit(
                                actor=principal.actor)
         result.decision = decision
     return result
-
-
-def _finding(data: dict) -> ClassifierEvidence:
-    from countersignal.cases.evidence import as_classifier_evidence
-
-    return as_classifier_evidence(data)
 
 
 def open_case(
