@@ -17,6 +17,7 @@ from countersignal.classify.entities import (
     detector_for,
     entity_spans,
 )
+from countersignal.classify.entities.detector import _WINDOW
 from countersignal.classify.entities.evalset import evaluate, generate
 from countersignal.classify.entities.normalise import normalise, skeleton
 from countersignal.db import transaction
@@ -77,8 +78,9 @@ def test_spans_point_into_text_with_marks_and_punctuation(un_detector):
 
 
 def test_names_across_window_boundaries_are_found_once(un_detector):
-    for filler in range(4070, 4100, 3):
-        text = "x" * filler + " Abu Sayyaf Group " + "weather " * 700 + "Jemaah Islamiyah."
+    for filler in range(_WINDOW - 26, _WINDOW + 4, 3):
+        text = ("x" * filler + " Abu Sayyaf Group " + "weather " * (_WINDOW // 5)
+                + "Jemaah Islamiyah.")
         mentions = un_detector.find(text)
         assert [m.designation_ref for m in mentions] == ["QDe.001", "QDe.092"], filler
         assert text[mentions[0].start:mentions[0].end] == "Abu Sayyaf Group"

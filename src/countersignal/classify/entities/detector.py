@@ -39,7 +39,7 @@ _JOINABLE = frozenset(("al", "el", "ul", "ad", "ar", "as", "at", "ash", "an", "a
 _JOIN_NEXT = frozenset(("abd", "عبد"))
 _ARABIC_PROCLITICS = frozenset("وفبلك")
 _MIN_KEY_CHARS = 3
-_WINDOW = 4096
+_WINDOW = 8192
 _SPACE = re.compile(" ")
 _SPACES = re.compile("  +")
 _DELETED = re.compile(
@@ -189,7 +189,7 @@ class EntityDetector:
         for designations that already have a strong mention.
         """
         candidates: list[tuple[int, int, int, float]] = []  # start, end, entry, similarity
-        weak_windows: list[tuple[int, int, int]] = []
+        weak_windows: list[tuple[tuple[int, int, int], set[str]]] = []
         length = len(text)
         position = 0
         while position < length:
@@ -198,31 +198,39 @@ class EntityDetector:
                 cut = text.rfind(" ", position + _WINDOW // 2, end)
                 end = cut if cut > position else end
             window = (position, end, min(length, end + self._overlap))
-            if self._scan(text, window, candidates, None):
-                weak_windows.append(window)
+            weak_refs = self._scan(text, window, candidates, None)
+            if weak_refs:
+                weak_windows.append((window, weak_refs))
             position = end
         strong_refs = {self._entries[c[2]].designation.reference for c in candidates}
-        if strong_refs:
-            for window in weak_windows:
-                self._scan(text, window, candidates, strong_refs)
+        for window, weak_refs in weak_windows:
+            wanted = weak_refs & strong_refs
+            if wanted:
+                self._scan(text, window, candidates, wanted)
         return self._resolve(text, candidates)
 
     def _scan(self, text: str, window: tuple[int, int, int],
-              out: list[tuple[int, int, int, float]], weak_for: set[str] | None) -> bool:
+              out: list[tuple[int, int, int, float]], weak_for: set[str] | None) -> set[str]:
         """Add candidates found in one window to ``out``: strong aliases when ``weak_for`` is
-        None, else weak aliases of those designations. Returns whether weak aliases hit."""
+        None, else weak aliases of those designations. Returns the designations whose weak
+        aliases occur in the window (when scanning for strong ones)."""
         start, end, window_end = window
         segment = text[start:window_end]
         translated = segment.translate(NORMAL_TABLE)
         normal = _SPACES.sub(" ", translated)
-        skel = skeleton(normal)
-        weak_hit = False
+        passes = [(self._norm, normal)]
+        skel = ""
+        if weak_for is None:  # weak aliases have no skeleton keys
+            skel = skeleton(normal)
+            passes.append((self._skel, skel))
+        weak_refs: set[str] = set()
         spans: dict[tuple[int, int], set[int]] = {}
         space_positions: list[int] | None = None
-        for automaton, haystack in ((self._norm, normal), (self._skel, skel)):
-            for stop, (key, strong, weak) in automaton.iter(haystack):
+        for automaton, haystack in passes:
+            for stop, (key, strong, weak, refs_of_weak) in automaton.iter(haystack):
                 if weak_for is None:
-                    ids, weak_hit = strong, weak_hit or bool(weak)
+                    ids = strong
+                    weak_refs.update(refs_of_weak)
                 else:
                     ids = [i for i in weak
                            if self._entries[i].designation.reference in weak_for]
@@ -249,7 +257,7 @@ class EntityDetector:
                                      for k in self._entries[index].soft_keys) / 100
                     if similarity >= self.min_similarity:
                         out.append((o_start, o_end, index, similarity))
-        return weak_hit
+        return weak_refs
 
     def _resolve(self, text: str, candidates: list[tuple[int, int, int, float]]) -> list[Mention]:
         """Strong mentions first (longest, then most similar); weak ones only when their
@@ -296,12 +304,13 @@ class EntityDetector:
 
 
 def _automaton(keys: dict[str, set[int]], entries: list[_Entry]) -> ahocorasick.Automaton:
-    """Key → (key, strong entry ids, weak entry ids)."""
+    """Key → (key, strong entry ids, weak entry ids, designations of the weak ones)."""
     automaton = ahocorasick.Automaton()
     for key, ids in keys.items():
         strong = tuple(sorted(i for i in ids if not entries[i].weak))
         weak = tuple(sorted(i for i in ids if entries[i].weak))
-        automaton.add_word(key, (key, strong, weak))
+        refs = frozenset(entries[i].designation.reference for i in weak)
+        automaton.add_word(key, (key, strong, weak, refs))
     if keys:
         automaton.make_automaton()
     return _EmptyAutomaton() if not keys else automaton

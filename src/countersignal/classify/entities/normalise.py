@@ -123,10 +123,13 @@ def cyrillic_style(normalised_latin: str) -> str:
     return normalised_latin
 
 
+_ARTICLE = re.compile(r"(?<![^ ])(?:el|ul|il|ad|ar|as|at|an|az)(?= )")  # al-, el-, ad-, as-…
+
+
 @lru_cache(maxsize=65536)
 def soft(normalised: str) -> str:
     """The comparison form of an already normalised string (for fuzzy checks only)."""
-    latin = normalised.translate(_TRANSLITERATE)
+    latin = _ARTICLE.sub("al", normalised.translate(_TRANSLITERATE))
     return _REPEATS.sub(r"\1", latin.translate(_SOFT_TABLE))
 
 
