@@ -146,3 +146,57 @@ def test_withheld_notice_is_released_when_the_authority_period_ends(world):
     with world.tx() as s:
         notice = s.scalar(select(Notice).where(Notice.case_id == case_id))
         assert (notice.status, notice.sent_at) == ("sent", until)
+
+
+class SmtpSink:
+    """A minimal real SMTP server on loopback that keeps each message's DATA."""
+
+    def __init__(self) -> None:
+        import socketserver
+        import threading
+
+        sink = self
+        self.messages: list[str] = []
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 sink ESMTP\r\n")
+                while line := self.rfile.readline():
+                    verb = line.strip().split(b" ")[0].upper()
+                    if verb == b"DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        body = []
+                        while (part := self.rfile.readline()) not in (b".\r\n", b""):
+                            body.append(part.decode())
+                        sink.messages.append("".join(body))
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_email_notifier_sends_escalations_over_smtp(world):
+    sink = SmtpSink()
+    try:
+        order = receive(world, T0)
+        notifier = orders.EmailNotifier("127.0.0.1", sink.server.server_address[1],
+                                        "countersignal@platform.example",
+                                        ("oncall@platform.example",))
+        with world.tx() as s:
+            assert orders.run_escalations(s, notifier, now=T0 + timedelta(minutes=50)) == [
+                (order.id, 15)]
+    finally:
+        sink.close()
+    [message] = sink.messages
+    assert f"removal order {order.id}: 10 minutes left" in message
+    assert "authority_reference: PN-090000" in message
