@@ -200,3 +200,17 @@ def test_expired_imports_decay(db, world, days, expected):
             ref.valid_until = datetime.now(UTC) - timedelta(seconds=1)
             assert expire_imports(s) == 1
     assert expected in (0, 1)
+
+
+def test_changing_trust_recomputes_disputes(db, world):
+    from countersignal.exchange import policy
+
+    with db.begin() as s:
+        item = add(s, service.get_bank(s, ORG, world["shared"]))
+        signal_id = item.signals[0].id
+        ingest(s, s.get(Partner, world["abroad"]), [opinion_on(item, "disagree")])
+        assert is_disputed(s, signal_id)
+        policy.update_partner(s, s.get(Partner, world["abroad"]), trusted=False)
+        assert not is_disputed(s, signal_id)
+        policy.update_partner(s, s.get(Partner, world["abroad"]), trusted=True)
+        assert is_disputed(s, signal_id)

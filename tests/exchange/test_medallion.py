@@ -255,3 +255,24 @@ def test_a_poisoned_page_is_cornered_and_skipped(db, world, monkeypatch):
         assert got == good
     finally:
         server.shutdown()
+
+
+def test_two_workers_never_sync_one_partner_at_once(db, world, medallion):
+    from countersignal.exchange.models import SyncState as State
+
+    partner_id = connect(db, world, medallion, name="leased")
+    with db.begin() as s:
+        s.add(
+            State(
+                partner_id=partner_id,
+                consecutive_failures=0,
+                push_positions={},
+                lease_until=datetime.now(UTC) + timedelta(minutes=1),
+            )
+        )
+    busy = sync.pull(db, partner_id)
+    assert not busy.ok and "another worker" in busy.error
+    with db.begin() as s:
+        s.get(State, partner_id).lease_until = datetime.now(UTC) - timedelta(seconds=1)
+    assert sync.pull(db, partner_id).ok  # an expired lease (dead worker) is taken over
+    assert state(db, partner_id).lease_until is None

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from countersignal.banks.models import Bank, BankItem
+from countersignal.banks.models import Bank, BankItem, Opinion, Signal
 from countersignal.errors import Conflict, InvalidInput, NotFound
 from countersignal.exchange import tlp as tlp_rules
 from countersignal.exchange.models import (
@@ -97,9 +97,25 @@ def update_partner(session: Session, partner: Partner, **changes) -> Partner:
         raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
     if changes.get("import_bank_id"):
         _own_bank(session, partner.organisation_id, changes["import_bank_id"])
+    trust_changed = {"trusted", "enabled"} & set(changes)
     for key, value in changes.items():
         setattr(partner, key, value)
     session.flush()
+    if trust_changed:  # its disputes start or stop counting
+        from countersignal.exchange.disputes import recompute_disputes
+
+        recompute_disputes(
+            session,
+            session.scalars(
+                select(Opinion.signal_id)
+                .join(Signal, Signal.id == Opinion.signal_id)
+                .join(Bank, Bank.id == Signal.bank_id)
+                .where(
+                    Opinion.organisation_id == partner.partner_organisation_id,
+                    Bank.organisation_id == partner.organisation_id,
+                )
+            ).all(),
+        )
     return partner
 
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from countersignal.db import transaction, utcnow
@@ -37,6 +39,8 @@ from countersignal.exchange.settings import get_exchange_settings
 log = logging.getLogger(__name__)
 MAX_PAGES_PER_ROUND = 200
 EXPIRY_EVERY_S = 60.0
+# Renewed with every page applied, so only a dead worker's lease runs out.
+LEASE = timedelta(minutes=5)
 
 
 @dataclass
@@ -77,6 +81,34 @@ def _client(endpoint: PartnerEndpoint) -> TaxiiClient:
     )
 
 
+@contextmanager
+def _leased(factory: sessionmaker[Session], partner_id: str) -> Iterator[bool]:
+    """Hold the partner for one round so two workers never sync it at once; yields whether
+    the lease was won. The lease expires by itself if this process dies."""
+    now = utcnow()
+    with transaction(factory) as s:
+        _state(s, partner_id)
+    with transaction(factory) as s:
+        won = s.execute(
+            update(SyncState)
+            .where(
+                SyncState.partner_id == partner_id,
+                or_(SyncState.lease_until.is_(None), SyncState.lease_until < now),
+            )
+            .values(lease_until=now + LEASE)
+        ).rowcount
+    try:
+        yield bool(won)
+    finally:
+        if won:
+            with transaction(factory) as s:
+                s.execute(
+                    update(SyncState)
+                    .where(SyncState.partner_id == partner_id)
+                    .values(lease_until=None)
+                )
+
+
 # --- pull ----------------------------------------------------------------------------------
 
 
@@ -84,6 +116,13 @@ def pull(
     factory: sessionmaker[Session], partner_id: str, *, client: TaxiiClient | None = None
 ) -> SyncResult:
     """Fetch everything new from the partner's collection and apply it."""
+    with _leased(factory, partner_id) as won:
+        if not won:
+            return SyncResult(partner_id, error="another worker is syncing this partner")
+        return _pull(factory, partner_id, client)
+
+
+def _pull(factory, partner_id: str, client: TaxiiClient | None) -> SyncResult:
     settings = get_exchange_settings()
     result = SyncResult(partner_id)
     with transaction(factory) as s:
@@ -156,6 +195,7 @@ def _pull_page(factory, client, endpoint, partner_id, settings, result: SyncResu
             state.pull_next = None
         state.objects_received += report.received
         state.objects_rejected += len(report.errors)
+        state.lease_until = utcnow() + LEASE
     result.pages += 1
     result.report.merge(report)
     if more and not next_token and not last_added:
@@ -237,6 +277,13 @@ def push(
 ) -> SyncResult:
     """POST to the partner's collection what its sharing groups let it read and it has not
     been sent yet (our indicators, opinions, sightings), in feed order with checkpoints."""
+    with _leased(factory, partner_id) as won:
+        if not won:
+            return SyncResult(partner_id, error="another worker is syncing this partner")
+        return _push(factory, partner_id, client)
+
+
+def _push(factory, partner_id: str, client: TaxiiClient | None) -> SyncResult:
     settings = get_exchange_settings()
     result = SyncResult(partner_id)
     with transaction(factory) as s:
@@ -287,6 +334,7 @@ def _push_page(factory, client, endpoint, partner_id, group_id, settings, result
             **(state.push_positions or {}),
             group_id: page.entries[-1].position.encode(),
         }
+        state.lease_until = utcnow() + LEASE
         state.objects_sent += len(objects) - int(failures or 0)
         state.objects_rejected += int(failures or 0)
     result.sent += len(objects)

@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("last_attempt_at", countersignal.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_success_at", countersignal.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("next_attempt_at", countersignal.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", countersignal.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("objects_received", sa.BigInteger(), nullable=False),
