@@ -203,3 +203,16 @@ def test_the_signing_secret_is_stored_encrypted(world, receiver):
         [endpoint] = webhooks.list_endpoints(s, world.admin)
         assert secret not in endpoint.secret_ciphertext
         assert webhooks.endpoint_secret(endpoint, world.vault.keyring) == secret
+
+
+def test_deactivated_endpoints_get_nothing_and_the_message_is_dead(world, receiver):
+    world.endpoint(receiver.url)
+    [message_id] = _queue(world)
+    with world.tx() as s:
+        [endpoint] = webhooks.list_endpoints(s, world.admin)
+        webhooks.deactivate_endpoint(s, world.admin, endpoint.id)
+    assert _deliver(world, T0).dead == 1
+    assert receiver.requests == []
+    with world.tx() as s:
+        assert "deactivated" in s.get(OutboxMessage, message_id).last_error
+        assert _queue(world, subject="dec_2") == []  # inactive endpoints get no new messages

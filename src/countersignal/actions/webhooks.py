@@ -312,8 +312,11 @@ def _deliver_one(factory, message_id, keyring, client, now, policy) -> str:
             endpoint.url, endpoint.allow_private, message.idempotency_key, message.event
         )
         secret = endpoint_secret(endpoint, keyring)
+        active = endpoint.active
     status, error, ack = None, "", None
     try:
+        if not active:
+            raise InvalidInput("the endpoint was deactivated; nothing was sent")
         check_url(url, allow_private=allow_private)
         response = client.post(
             url,
@@ -343,7 +346,7 @@ def _deliver_one(factory, message_id, keyring, client, now, policy) -> str:
             if ack:
                 message.acknowledgement, message.acknowledged_at = ack, now
             return "delivered"
-        if message.attempts >= policy.max_attempts:
+        if message.attempts >= policy.max_attempts or not active:
             message.status = "dead"
             return "dead"
         message.next_attempt_at = now + policy.delay(message.attempts)

@@ -103,6 +103,8 @@ def _retain(session, decision, case, *, now, vault, actor) -> None:
     """Removed or disabled content becomes evidence for six months (TCO Art. 6); content left
     up or only labelled leaves the vault at the next purge."""
     entry = session.get(VaultEntry, case.vault_entry_id) if case.vault_entry_id else None
+    if entry is not None and entry.purged_at is not None:
+        entry = None  # the review copy already expired: preserve the metadata afresh
     if decision.action in PRESERVING_ACTIONS:
         until = add_months(now, EVIDENCE_RETENTION_MONTHS)
         if entry is not None:
