@@ -2,7 +2,7 @@
 
 Corpus files (``tests/review/corpus/<lang>*.yaml``) list, per rule, drafts that should trigger
 it (``positive``) and near-misses that must not (``near_miss``); ``heldout_*`` lists are kept
-apart and were not used for tuning (``round1_heldout_*`` were, after being reported once).
+apart and were not used for tuning (``roundN_heldout_*`` were, after being reported once).
 ``accountability`` holds legitimate accountability reporting that must produce no caution or
 serious finding. Precision is strict: a rule firing
 on ANY draft not labelled for it (another rule's draft included, unless listed in ``allow``)
@@ -21,13 +21,15 @@ from .catalogue import ReviewConfig
 from .model import Severity
 from .service import review_article
 
-# list name -> (split, positive?). The first held-out round was reported once and then used
-# for tuning (round1_*); the current held-out lists were written after that and never tuned on.
+# list name -> (split, positive?). Earlier held-out rounds were each reported once and then
+# used for tuning (roundN_*); the current held-out lists were written after that, not tuned on.
 LISTS = {
     "positive": ("dev", True),
     "near_miss": ("dev", False),
     "round1_heldout_positive": ("dev", True),
     "round1_heldout_near_miss": ("dev", False),
+    "round2_heldout_positive": ("dev", True),
+    "round2_heldout_near_miss": ("dev", False),
     "heldout_positive": ("heldout", True),
     "heldout_near_miss": ("heldout", False),
 }

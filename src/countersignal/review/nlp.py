@@ -170,6 +170,8 @@ def _with_name_fallback(doc: Any) -> list[Span]:
         label = _ENTITY_LABELS.get(ent.label_, ent.label_)
         if label in _NAME_MISLABELS and _looks_like_name(list(ent)):
             label = "PERSON"
+        if label == "PERSON" and not ent.text[:1].isupper():
+            continue  # "covered in gore": a person's name is capitalised in English
         out.append(Span(ent.start_char, ent.end_char, label))
         covered.update(range(ent.start, ent.end))
     run: list[Any] = []

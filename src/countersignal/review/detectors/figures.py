@@ -14,6 +14,7 @@ from .common import sentence_neighbours, words_around
 class FigureParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     window: int = Field(5, ge=1, description="words between a number and a casualty word")
+    max_path: int = Field(4, ge=1, description="or dependency edges between them")
 
 
 # A number followed by one of these is a partitive, an age, a time or a distance, not a count.
@@ -63,9 +64,17 @@ def unattributed_casualty_figures(ctx: Context) -> Iterator[Hit]:
     a: Analysis = ctx.analysis
     params: FigureParams = ctx.params  # type: ignore[assignment]
     for sent in a.sentences:
+        counts = [t for t in a.sentence_tokens(sent) if _is_count(a, t)]
         for m in ctx.unquoted(ctx.lex("casualty").match_sentence(a, sent)):
             near = words_around(a, m.first, m.last, params.window)
-            if not (any(_is_count(a, t) for t in near) or ctx.lex("quantities").contains(near)):
+            linked = any(
+                (path := a.tree_path(t, a.tokens[m.first])) is not None
+                and len(path) - 1 <= params.max_path
+                for t in counts
+            )
+            if not (
+                linked or any(_is_count(a, t) for t in near) or ctx.lex("quantities").contains(near)
+            ):
                 continue
             if _attributed(ctx, sent):
                 break

@@ -49,10 +49,13 @@ class DomainParams(BaseModel):
     confidence: float = Field(0.9, ge=0.0, le=1.0)
 
 
+_LOCATIVES = {"on", "at", "via", "from", "to", "на", "в", "через", "с", "auf", "sur", "en"}
+
+
 @detector("link_domains", params=DomainParams, language_independent=True)
 def link_domains(ctx: Context) -> Iterator[Hit]:
-    """Links (URLs in the text or HTML hrefs) to any of `domains` or their subdomains;
-    bare mentions of a domain name (e.g. "anonfiles") count too."""
+    """Links (URLs in the text or HTML hrefs) to any of `domains` or their subdomains; a
+    bare host name used as a place ("a mirror on anonfiles") counts too."""
     params: DomainParams = ctx.params  # type: ignore[assignment]
     a = ctx.analysis
     seen: set[tuple[int, int]] = set()
@@ -63,7 +66,9 @@ def link_domains(ctx: Context) -> Iterator[Hit]:
                 seen.add((link.start, link.end))
                 yield Hit(link.start, link.end, f"links to {domain}", params.confidence)
                 break
-    for tok in a.tokens:
+    for tok in a.tokens[1:]:
+        if a.tokens[tok.i - 1].norm not in _LOCATIVES:
+            continue
         for domain in params.domains:
             label = domain.split(".")[0]
             inside_link = any(s <= tok.start < e for s, e in seen)

@@ -17,13 +17,14 @@ class QuoteParams(BaseModel):
 
 @detector(
     "perpetrator_quotes",
-    lexicons=("perpetrator_sources", "officials", "propaganda"),
+    lexicons=("perpetrator_sources", "officials", "propaganda", "documents"),
     params=QuoteParams,
 )
 def perpetrator_quotes(ctx: Context) -> Iterator[Hit]:
     """Long direct quotations attributed to an attacker or their group (by the speech verb's
-    subject, the lead-in, or a designated entity from the lookup hook). Quotations from
-    a manifesto or pamphlet are left to rule 3; officials' quotations never count."""
+    subject, the lead-in, or a designated entity from the lookup hook). Quotations from a
+    manifesto, a pamphlet or a document the perpetrator left (`documents`) are left to rule 3;
+    officials' quotations never count."""
     a = ctx.analysis
     params: QuoteParams = ctx.params  # type: ignore[assignment]
     for q in a.quotes:
@@ -34,6 +35,10 @@ def perpetrator_quotes(ctx: Context) -> Iterator[Hit]:
         if ctx.lex("officials").contains(speaker):
             continue
         if ctx.lex("propaganda").contains(context):
+            continue
+        if ctx.lex("documents").contains(context) and ctx.lex("perpetrator_sources").contains(
+            context
+        ):
             continue
         designated = next(
             (d for s, e in q.attribution if (d := ctx.designated_in(s, e)) is not None), None
@@ -97,9 +102,14 @@ class PropagandaQuoteParams(BaseModel):
     min_words: int = Field(6, ge=1)
 
 
-@detector("propaganda_quotes", lexicons=("propaganda", "officials"), params=PropagandaQuoteParams)
+@detector(
+    "propaganda_quotes",
+    lexicons=("propaganda", "documents", "perpetrator", "officials"),
+    params=PropagandaQuoteParams,
+)
 def propaganda_quotes(ctx: Context) -> Iterator[Hit]:
-    """Quotations taken from a manifesto, pamphlet or slogan (named in the lead-in)."""
+    """Quotations taken from a manifesto, pamphlet or slogan, or from a document the
+    perpetrator left (`documents` + `perpetrator`), as named in the lead-in."""
     a = ctx.analysis
     params: PropagandaQuoteParams = ctx.params  # type: ignore[assignment]
     for q in a.quotes:
@@ -108,5 +118,8 @@ def propaganda_quotes(ctx: Context) -> Iterator[Hit]:
         if ctx.lex("officials").contains(a.quote_speaker_tokens(q)):
             continue
         lead_in = a.tokens_between(*q.attribution[0]) if q.attribution else []
-        if ctx.lex("propaganda").contains(lead_in):
+        perpetrators_document = ctx.lex("documents").contains(lead_in) and ctx.lex(
+            "perpetrator"
+        ).contains(lead_in)
+        if ctx.lex("propaganda").contains(lead_in) or perpetrators_document:
             yield Hit(q.start, q.end, f"quotes {q.words} words of the manifesto or slogan", 0.8)
