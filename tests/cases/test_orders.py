@@ -200,3 +200,38 @@ def test_email_notifier_sends_escalations_over_smtp(world):
     [message] = sink.messages
     assert f"removal order {order.id}: 10 minutes left" in message
     assert "authority_reference: PN-090000" in message
+
+
+def test_concurrent_workers_fire_each_escalation_once(world, receiver):
+    import threading
+
+    from countersignal.actions.models import OutboxMessage
+
+    world.endpoint(receiver.url)
+    order = receive(world, T0)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            with world.tx() as s:
+                orders.run_escalations(s, orders.WebhookNotifier(),
+                                       now=T0 + timedelta(minutes=56))
+        except BaseException as exc:  # checked below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with world.tx() as s:
+        fired = sorted(e.minutes_left for e in s.get(RemovalOrder, order.id).escalations)
+        keys = sorted(s.scalars(select(OutboxMessage.idempotency_key).where(
+            OutboxMessage.event == "removal_order.escalation")))
+    assert fired == [5, 15]
+    assert keys == [f"removal_order.escalation:{order.id}:15",
+                    f"removal_order.escalation:{order.id}:5"]
+    # a worker that lost the race rolled back whole (its webhook with it), never half-fired
+    assert all("UniqueViolation" in repr(e) or "locked" in repr(e) for e in errors), errors
