@@ -73,11 +73,12 @@ def to_hex(rows: np.ndarray) -> list[str]:
 
 def bulk_load(database_url: str, n: int, seed: int) -> tuple[str, np.ndarray]:
     """Organisation, platform token and a bank of ``n`` random PDQ hashes; returns the token
-    and the stored hashes (for making queries)."""
-    from sqlalchemy import insert, text
+    and the stored hashes (for making queries). Rows go in through the DB driver's executemany
+    (values pre-rendered by the column types), which is what makes a 1M load take seconds."""
+    from sqlalchemy import text
 
     from countersignal.auth import Principal, create_organisation, issue_token
-    from countersignal.banks.models import Bank, BankItem, Signal, SignalChange
+    from countersignal.banks.models import Bank, Signal
     from countersignal.db import make_engine, migrate, new_id, session_factory, utcnow
 
     migrate(database_url)
@@ -94,24 +95,31 @@ def bulk_load(database_url: str, n: int, seed: int) -> tuple[str, np.ndarray]:
         bank_id, org_id = bank.id, org.id
     rng = np.random.default_rng(seed)
     stored = random_hashes(rng, n)
-    now = utcnow()
+    dialect = engine.dialect
+    now = Signal.__table__.c.created_at.type._cached_bind_processor(dialect)(utcnow())
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+
+    def sql(table: str, columns: str) -> str:
+        marks = ", ".join([mark] * len(columns.split(",")))
+        return f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+
+    items_sql = sql("bank_items", "id, bank_id, source, note, created_at, updated_at")
+    signals_sql = sql("signals", "id, item_id, bank_id, type, value, quality, created_at")
+    changes_sql = sql("signal_changes", "seq, signal_id, type, value, op, at")
     started = time.monotonic()
     with engine.begin() as conn:
+        cursor = conn.connection.cursor()
         for lo in range(0, n, BATCH):
             values = to_hex(stored[lo : lo + BATCH])
             ids = range(lo + 1, lo + 1 + len(values))
             items = [new_id("item") for _ in values]
-            conn.execute(insert(BankItem), [
-                {"id": item, "bank_id": bank_id, "source": "bench", "note": "",
-                 "created_at": now, "updated_at": now} for item in items])
-            conn.execute(insert(Signal), [
-                {"id": sid, "item_id": item, "bank_id": bank_id, "type": "pdq", "value": v,
-                 "quality": 100, "created_at": now}
+            cursor.executemany(items_sql, [(i, bank_id, "bench", "", now, now) for i in items])
+            cursor.executemany(signals_sql, [
+                (sid, item, bank_id, "pdq", v, 100, now)
                 for sid, item, v in zip(ids, items, values, strict=True)])
-            conn.execute(insert(SignalChange), [
-                {"seq": sid, "signal_id": sid, "type": "pdq", "value": v, "op": "add", "at": now}
-                for sid, v in zip(ids, values, strict=True)])
-        if conn.dialect.name == "postgresql":
+            cursor.executemany(changes_sql, [
+                (sid, sid, "pdq", v, "add", now) for sid, v in zip(ids, values, strict=True)])
+        if dialect.name == "postgresql":
             for table, column in (("signals", "id"), ("signal_changes", "seq")):
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
                                   f" (SELECT max({column}) FROM {table}))"))
@@ -237,7 +245,8 @@ async def _httpx_load(url: str, token: str, bodies: list[str], clients: int, sec
 def check_answers(url: str, token: str, bodies: list[str], stored_hex: set[str]) -> int:
     """Sanity: near-copy queries match, random ones do not (wrong answers fast are no good)."""
     wrong = 0
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=60) as client:
         for body in bodies[:200]:
             result = client.post("/v1/match/signals", content=body,
                                  headers={"Content-Type": "application/json"}).json()
@@ -257,15 +266,28 @@ def main() -> None:
     parser.add_argument("--hit-ratio", type=float, default=0.5,
                         help="share of queries that are near-copies of stored hashes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the loaded bank and snapshot here and reuse them next run")
     args = parser.parse_args()
 
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
-    tmp = Path(tempfile.mkdtemp(prefix="countersignal-bench-"))
+    tmp = args.workdir or Path(tempfile.mkdtemp(prefix="countersignal-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     database_url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     index_dir = tmp / "indexes"
-    token, stored = bulk_load(database_url, args.n, args.seed)
-    snap_s = snapshot(database_url, index_dir)
-    print(f"snapshot built and saved in {snap_s:.1f} s", file=sys.stderr)
+    prepared = tmp / "prepared.json"
+    key = {"n": args.n, "seed": args.seed, "database_url": database_url}
+    if prepared.is_file() and json.loads(prepared.read_text())["key"] == key:
+        token = json.loads(prepared.read_text())["token"]
+        stored = np.load(tmp / "stored.npy")
+        print(f"reusing the bank and snapshot in {tmp}", file=sys.stderr)
+    else:
+        token, stored = bulk_load(database_url, args.n, args.seed)
+        snap_s = snapshot(database_url, index_dir)
+        print(f"snapshot built and saved in {snap_s:.1f} s", file=sys.stderr)
+        if args.workdir:
+            np.save(tmp / "stored.npy", stored)
+            prepared.write_text(json.dumps({"key": key, "token": token}))
     bodies = make_queries(stored, 20_000, args.seed, args.hit_ratio)
     queries = tmp / "queries.jsonl"
     queries.write_text("\n".join(bodies) + "\n")
@@ -278,7 +300,8 @@ def main() -> None:
         wrong = check_answers(url, token, bodies, set(to_hex(stored)))
         matched = sum(
             httpx.post(f"{url}/v1/match/signals", content=b, headers={
-                "Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                timeout=60,
             ).json()["matched"] for b in bodies[:200])
         for clients in (int(c) for c in args.clients.split(",")):
             probe = HealthProbe(url)
@@ -300,7 +323,8 @@ def main() -> None:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.workdir:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"\nMachine: {machine()}; bank: {args.n:,} random PDQ hashes; "
           f"{args.workers} API worker(s) on {database_url.split(':')[0]}; load client: "

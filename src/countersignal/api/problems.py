@@ -83,7 +83,7 @@ async def countersignal_error(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="countersignal"'
     elif isinstance(exc, Unavailable):
         headers["Retry-After"] = "1"
-    if exc.http_status >= 500:
+    if exc.http_status >= 500 and not isinstance(exc, Unavailable):
         log.error("%s %s: %s", request.method, request.url.path, exc.message)
     return problem_response(
         request,
