@@ -179,3 +179,21 @@ def test_entity_spans_hook_uses_configured_database(tmp_path, monkeypatch, make_
         assert (mention.start, mention.end, mention.designation_ref) == (6, 30, "QDe.9")
     finally:
         get_settings.cache_clear()
+
+
+@given(text=st.text(alphabet="ab ", max_size=30), n=st.integers(0, 12),
+       guess=st.integers(0, 40))
+def test_nth_space_from_any_guess(text, n, guess):
+    from countersignal.classify.entities.detector import _nth_space
+
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    assert _nth_space(text, n, guess) == (spaces[n] if n < len(spaces) else len(text))
+
+
+def test_weak_alias_needs_a_strong_mention_nearby(un_detector):
+    from countersignal.classify.entities.detector import CORROBORATION_CHARS
+
+    far = "Al-Shabaab was named. " + "Nothing else. " * (CORROBORATION_CHARS // 10) + "The youth."
+    assert [m.text for m in un_detector.find(far)] == ["Al-Shabaab"]
+    near = "Al-Shabaab was named. " + "Nothing else. " * 10 + "The youth."
+    assert [m.text for m in un_detector.find(near)] == ["Al-Shabaab", "The youth"]

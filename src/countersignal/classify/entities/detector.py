@@ -9,13 +9,14 @@ mapped back to the original text and checked with rapidfuzz against the alias's 
 form; the similarity (0–1) times a weight for the alias quality is the score.
 
 Weak aliases (low quality, short, or made of common words and name parts) never fire alone:
-they are reported only next to a strong mention of the same designation.
+they are reported only within ``CORROBORATION_CHARS`` of a strong mention of the same
+designation.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -40,7 +41,8 @@ _JOIN_NEXT = frozenset(("abd", "عبد"))
 _ARABIC_PROCLITICS = frozenset("وفبلك")
 _MIN_KEY_CHARS = 3
 _WINDOW = 8192
-_SPACE = re.compile(" ")
+CORROBORATION_CHARS = 2000  # a weak alias counts only this close to a strong mention
+_EXTRA_SPACE = re.compile("(?<= ) ")  # a space after a space: removed by _SPACES
 _SPACES = re.compile("  +")
 _DELETED = re.compile(
     "[" + "".join(re.escape(chr(cp)) for cp, to in enumerate(NORMAL_TABLE) if to is None) + "]"
@@ -186,7 +188,7 @@ class EntityDetector:
         """Mentions of designations in ``text``, in text order, overlaps resolved.
 
         Strong aliases are scanned first; windows where weak aliases hit are rescanned only
-        for designations that already have a strong mention.
+        for designations with a strong mention nearby.
         """
         candidates: list[tuple[int, int, int, float]] = []  # start, end, entry, similarity
         weak_windows: list[tuple[tuple[int, int, int], set[str]]] = []
@@ -202,9 +204,14 @@ class EntityDetector:
             if weak_refs:
                 weak_windows.append((window, weak_refs))
             position = end
-        strong_refs = {self._entries[c[2]].designation.reference for c in candidates}
+        strong_at: dict[str, list[int]] = {}
+        for start, _end, index, _similarity in candidates:
+            strong_at.setdefault(self._entries[index].designation.reference, []).append(start)
+        for starts in strong_at.values():
+            starts.sort()
         for window, weak_refs in weak_windows:
-            wanted = weak_refs & strong_refs
+            low, high = window[0] - CORROBORATION_CHARS, window[2] + CORROBORATION_CHARS
+            wanted = {ref for ref in weak_refs if _near(strong_at.get(ref, ()), low, high)}
             if wanted:
                 self._scan(text, window, candidates, wanted)
         return self._resolve(text, candidates)
@@ -225,7 +232,6 @@ class EntityDetector:
             passes.append((self._skel, skel))
         weak_refs: set[str] = set()
         spans: dict[tuple[int, int], set[int]] = {}
-        space_positions: list[int] | None = None
         for automaton, haystack in passes:
             for stop, (key, strong, weak, refs_of_weak) in automaton.iter(haystack):
                 if weak_for is None:
@@ -238,11 +244,10 @@ class EntityDetector:
                     continue
                 s, e = stop + 1 - len(key), stop + 1
                 if haystack is skel:  # the n-th word of the skeleton is the n-th of normal
-                    if space_positions is None:
-                        space_positions = [m.start() for m in _SPACE.finditer(normal)]
                     first, last = skel.count(" ", 0, s), skel.count(" ", 0, e)
-                    s = space_positions[first - 1] + 1 if first else 0
-                    e = space_positions[last] if last < len(space_positions) else len(normal)
+                    ratio = len(normal) / len(skel)  # skeletons are shorter: guess where
+                    s = _nth_space(normal, first - 1, int(s * ratio)) + 1 if first else 0
+                    e = _nth_space(normal, last, int(e * ratio))
                 spans.setdefault((s, e), set()).update(ids)
         if spans:
             to_original = _offset_mapper(segment, translated)
@@ -260,19 +265,21 @@ class EntityDetector:
         return weak_refs
 
     def _resolve(self, text: str, candidates: list[tuple[int, int, int, float]]) -> list[Mention]:
-        """Strong mentions first (longest, then most similar); weak ones only when their
-        designation already has a strong mention; identical spans share one mention."""
+        """Strong mentions first (longest, then most similar); weak ones only within
+        ``CORROBORATION_CHARS`` of a strong mention of the same designation; identical spans
+        share one mention."""
         def rank(c: tuple[int, int, int, float]):
             entry = self._entries[c[2]]
             return (entry.weak, -(c[1] - c[0]), -c[3] * QUALITY_WEIGHT[entry.quality], c[0])
 
         accepted: dict[int, list] = {}  # start → [start, end, entry, similarity, also_refs]
         starts: list[int] = []  # sorted starts of accepted, non-overlapping spans
-        strong_refs: set[str] = set()
+        strong_at: dict[str, list[int]] = {}  # designation → sorted starts of strong mentions
         for start, end, index, similarity in sorted(candidates, key=rank):
             entry = self._entries[index]
             ref = entry.designation.reference
-            if entry.weak and ref not in strong_refs:
+            if entry.weak and not _near(strong_at.get(ref, ()), start - CORROBORATION_CHARS,
+                                        end + CORROBORATION_CHARS):
                 continue
             before = bisect_right(starts, end - 1)  # accepted spans starting before our end
             clash = accepted[starts[before - 1]] if before else None
@@ -282,7 +289,7 @@ class EntityDetector:
                 insort(starts, start)
                 accepted[start] = [start, end, index, similarity, []]
                 if not entry.weak:
-                    strong_refs.add(ref)
+                    insort(strong_at.setdefault(ref, []), start)
             elif (clash[0], clash[1]) == (start, end) and ref != (
                 self._entries[clash[2]].designation.reference
             ) and ref not in clash[4] and entry.weak == self._entries[clash[2]].weak:
@@ -333,12 +340,34 @@ def _bounded(text: str, start: int, end: int) -> bool:
     )
 
 
+def _near(sorted_positions, low: int, high: int) -> bool:
+    """Whether any position lies in ``[low, high]``."""
+    i = bisect_left(sorted_positions, low)
+    return i < len(sorted_positions) and sorted_positions[i] <= high
+
+
+def _nth_space(text: str, n: int, guess: int) -> int:
+    """Index of the space with ``n`` spaces before it (``len(text)`` if there is none),
+    walking from ``guess`` with C-level ``count``/``find``/``rfind``."""
+    guess = min(guess, len(text))
+    before = text.count(" ", 0, guess)
+    position = guess
+    if before > n:
+        for _ in range(before - n):
+            position = text.rfind(" ", 0, position)
+        return position
+    for _ in range(n - before + 1):
+        found = text.find(" ", position)
+        if found < 0:
+            return len(text)
+        position = found + 1
+    return position - 1
+
+
 def _offset_mapper(segment: str, translated: str):
     """A function from positions in the space-collapsed normal text to positions in
     ``segment``. Both steps only delete characters, so the deleted positions invert them."""
-    unmap_spaces = _deletion_inverse(
-        [m.start() + k for m in _SPACES.finditer(translated) for k in range(1, len(m.group()))]
-    )
+    unmap_spaces = _deletion_inverse([m.start() for m in _EXTRA_SPACE.finditer(translated)])
     unmap_translate = _deletion_inverse([m.start() for m in _DELETED.finditer(segment)])
     return lambda position: unmap_translate(unmap_spaces(position))
 
