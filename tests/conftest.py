@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,13 +63,47 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("pg_url")
 
 
-@pytest.fixture
-def migrated_db_url(db_url: str) -> str:
-    """``db_url`` upgraded to the head migration."""
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per run; tests get copies."""
     from countersignal.db import migrate
 
-    migrate(db_url)
-    return db_url
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: str) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per run; tests are cloned from it."""
+    from countersignal.db import migrate
+
+    name = f"cs_template_{secrets.token_hex(6)}"
+    with _pg_admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    migrate(f"{pg_server.rsplit('/', 1)[0]}/{name}")
+    yield name
+    with _pg_admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def migrated_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the head migration, once on SQLite and once on PostgreSQL: a copy of a
+    template migrated once per run (migrating per test dominated the suite's time)."""
+    if request.param == "sqlite":
+        path = tmp_path / "countersignal.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    server = request.getfixturevalue("pg_server")
+    name = f"cs_test_{secrets.token_hex(6)}"
+    with _pg_admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield f"{server.rsplit('/', 1)[0]}/{name}"
+    with _pg_admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

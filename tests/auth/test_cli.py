@@ -29,7 +29,7 @@ def cli(migrated_db_url, tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
-def test_org_user_token_lifecycle(cli, db_url):
+def test_org_user_token_lifecycle(cli, migrated_db_url):
     result = cli("org", "create", "Acme Video", "--kind", "platform", "--country", "de")
     assert result.exit_code == 0, result.output
     listed = json.loads(cli("org", "list", "-f", "json").stdout)
@@ -74,7 +74,7 @@ def test_org_user_token_lifecycle(cli, db_url):
     ]
     assert secret not in cli("token", "list", "-f", "json").stdout
 
-    engine = make_engine(db_url)
+    engine = make_engine(migrated_db_url)
     try:
         with session_factory(engine).begin() as session:
             assert authenticate_token(session, secret).permissions == {"match"}
@@ -99,7 +99,7 @@ def test_cli_errors_are_countersignal_errors(cli):
     assert result.exception.exit_code == 2
 
 
-def test_user_create_prompts_for_a_password(cli, db_url):
+def test_user_create_prompts_for_a_password(cli, migrated_db_url):
     assert cli("org", "create", "Desk", "--kind", "newsroom", "--country", "GB").exit_code == 0
     password = "long enough passphrase"
     result = cli(
@@ -115,7 +115,7 @@ def test_user_create_prompts_for_a_password(cli, db_url):
     )
     assert result.exit_code == 0, result.output
     assert password not in result.stdout
-    engine = make_engine(db_url)
+    engine = make_engine(migrated_db_url)
     try:
         with session_factory(engine).begin() as session:
             user = verify_password(session, email="ed@desk.example", password=password)
