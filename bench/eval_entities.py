@@ -128,7 +128,8 @@ def main() -> None:
         f"{sum(s.planted is None for s in samples)} hard negatives (common names, the list's "
         "weak aliases used as ordinary words, names sharing all but one word with a "
         "designated name, neutral text). Anchor: exact, case-insensitive Aho–Corasick over "
-        "the aliases as listed (whole words).",
+        "the aliases as listed (whole words). Targets: precision ≥ 0.95 at recall ≥ 0.90 in "
+        "every script; ≥ 5 MB/s on one core.",
         "",
         "| slice | samples with name | precision | recall | anchor precision | anchor recall |",
         "|---|---|---|---|---|---|",
