@@ -63,8 +63,9 @@ def main() -> None:
         f"(machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python "
         f"{platform.python_version()}; {time.strftime('%Y-%m-%d', time.gmtime())}).",
         "",
-        "Corpus: `tests/review/corpus/{en,ru}.yaml`, short synthetic drafts written for the "
-        "project before the detectors were tuned. "
+        "Corpus: `tests/review/corpus/{en,ru}*.yaml`, short synthetic drafts written for the "
+        "project, each file before the tuning it was used for (the round-by-round history is in "
+        "`docs/review.md`). "
         + "; ".join(
             f"{lang}: {c['dev']} tuning drafts, {c['heldout']} held-out drafts, "
             f"{c['accountability']} accountability pieces"
