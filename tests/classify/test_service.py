@@ -75,6 +75,7 @@ def test_classify_text_gives_reasons(org_with_list_and_model):
     assert [(r.detail["text"], r.detail["weak_alias"]) for r in entity] == [
         ("ZLF", True), ("Zorblax Liberation Front", False)]
     assert entity[1].label == "QDe.900" and entity[1].fired
+    assert all(r.score >= r.threshold for r in entity)
     assert "ZORBLAX LIBERATION FRONT (QDe.900" in entity[1].reason
     assert text[slice(*entity[1].detail["span"])] == "Zorblax Liberation Front"
     (sports,) = model

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from countersignal.classify.entities import detector_for
+from countersignal.classify.entities.detector import QUALITY_WEIGHT
 from countersignal.classify.models import OrganisationClassifySettings
 from countersignal.classify.ocr import DEFAULT_LANGUAGES, ocr_image
 from countersignal.classify.textmodels import active_models, load_model
@@ -45,7 +46,8 @@ def classify_text(text: str, *, organisation_id: str, session: Session) -> list[
             classifier="designated-entity",
             label=m.designation_ref,
             score=m.score,
-            threshold=detector.min_similarity,
+            # similarity × quality weight, so the bar is the minimum similarity × that weight
+            threshold=round(detector.min_similarity * QUALITY_WEIGHT[m.alias_quality], 4),
             fired=True,
             reason=(f"“{m.text}” at {m.start}–{m.end} matches {m.alias_quality} alias "
                     f"“{m.alias}” of {m.designation_name} ({m.designation_ref}, {m.list_name}),"
