@@ -33,6 +33,7 @@ ROUTERS = (
     "countersignal.api.routes.account",
     "countersignal.api.routes.matching",
     "countersignal.api.routes.banks",
+    "countersignal.api.routes.review",
     "countersignal.web.routes",
     "countersignal.api.routes.taxii",
     "countersignal.api.routes.cases",

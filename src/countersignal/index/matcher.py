@@ -79,6 +79,11 @@ class Matcher:
                 self.applied_seq = int(manifest["seq"])
                 self._holes = {int(s): time.monotonic() for s in manifest.get("holes", [])}
             self.sync()
+            # A first sync arrives in log-sized batches: merge them once, off the query path.
+            for index in self._indexes.values():
+                compact = getattr(index, "compact", None)
+                if compact is not None:
+                    compact(background=True)
             self.ready = True
         return self
 

@@ -412,7 +412,7 @@ async def review_draft(
     """Advice for the author only: the draft is not stored and not sent anywhere."""
     from fastapi.concurrency import run_in_threadpool
 
-    from countersignal.review.service import render_highlighted_html, review_article
+    from countersignal.review import render_highlighted_html, review_article
 
     who = viewer(request, session)
     check_form(who, csrf_token)
