@@ -214,3 +214,39 @@ def test_changing_trust_recomputes_disputes(db, world):
         assert not is_disputed(s, signal_id)
         policy.update_partner(s, s.get(Partner, world["abroad"]), trusted=True)
         assert is_disputed(s, signal_id)
+
+
+def _relayed(s, world, obj_id):
+    from countersignal.exchange import feed
+    from countersignal.exchange.models import SharingGroup
+
+    reader = feed.Reader(s.get(SharingGroup, world["group"]), s.get(Partner, world["third"]))
+    page = feed.read_page(s, reader, feed.Filters(ids=frozenset({obj_id})))
+    return [e.build() for e in page.entries]
+
+
+def test_relayed_indicators_keep_their_creator_versions_and_revocation(db, world):
+    obj = their_indicator(random_pdq(), modified=T0 + timedelta(minutes=5))
+    with db.begin() as s:
+        ingest(s, s.get(Partner, world["abroad"]), [obj])  # GREEN, inbox bank is shared
+    with db() as s:
+        [relayed] = _relayed(s, world, obj["id"])
+    for key in ("id", "created", "modified", "created_by_ref", "pattern"):
+        assert relayed[key] == obj[key], key
+    gone = their_indicator("0" * 64, modified=T0 + timedelta(minutes=9), revoked=True)
+    with db.begin() as s:
+        ingest(s, s.get(Partner, world["abroad"]), [gone])
+    with db() as s:
+        [tombstone] = _relayed(s, world, obj["id"])
+    assert tombstone["revoked"] is True and tombstone["modified"] == gone["modified"]
+    assert tombstone["pattern"] == obj["pattern"]
+
+
+def test_a_local_retraction_of_an_import_is_not_sent_as_the_creators(db, world):
+    obj = their_indicator(random_pdq(), uid="local-retraction")
+    with db.begin() as s:
+        ingest(s, s.get(Partner, world["abroad"]), [obj])
+        [item] = imported_items(s)
+        service.revoke_item(s, item)
+    with db() as s:
+        assert _relayed(s, world, obj["id"]) == []

@@ -216,12 +216,17 @@ def indicator_facts(
         confidence = share.confidence
         if share.valid_days:
             valid_until = item.created_at + timedelta(days=share.valid_days)
+    created = item.created_at
+    modified = max(item.updated_at, item.revoked_at or item.updated_at)
+    if imported:  # passed on as its creator made it
+        created = ref.stix_created or created
+        modified = ref.stix_modified or modified
     return stix.IndicatorFacts(
         stix_id=ref.stix_id if ref else stix.stix_id("indicator", item.id),
         created_by_ref=(ref.created_by_ref if imported and ref.created_by_ref else None)
         or stix.identity_id(bank.organisation_id),
-        created=item.created_at,
-        modified=max(item.updated_at, item.revoked_at or item.updated_at),
+        created=created,
+        modified=modified,
         signals=[(s.type, s.value) for s in item.signals],
         labels=stix.label_strings(item.labels),
         tlp=effective_tlp(item, bank),

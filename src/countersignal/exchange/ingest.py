@@ -163,6 +163,7 @@ def _apply_indicator(session, partner: Partner, obj: dict, report: IngestReport,
         if item.revoked_at is not None:
             report.unchanged += 1  # revocation is final in STIX
         elif parsed.revoked or _expired(parsed.valid_until):
+            ref.stix_revoked = parsed.revoked
             revoke_item(session, item)
             report.revoked += 1
         else:
@@ -223,7 +224,9 @@ def _ref_for(partner: Partner, item: BankItem, parsed: stix.ParsedIndicator, obj
         partner_id=partner.id,
         created_by_ref=parsed.created_by_ref,
         pattern=obj.get("pattern"),
+        stix_created=parsed.created,
         stix_modified=parsed.modified,
+        stix_revoked=False,
         confidence=parsed.confidence,
         valid_until=parsed.valid_until,
     )

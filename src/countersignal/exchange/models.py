@@ -162,7 +162,10 @@ class ItemRef(Base):
     created_by_ref: Mapped[str | None] = mapped_column(String(100))
     # The pattern as received: a revoked import is passed on with it (bank signals are gone).
     pattern: Mapped[str | None] = mapped_column(Text)
+    # The originator's created/modified/revoked, passed on unchanged when re-shared.
+    stix_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stix_modified: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stix_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     confidence: Mapped[int | None] = mapped_column(Integer)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -327,6 +327,8 @@ def withheld_reason(
             or item.source_organisation_id == partner.partner_organisation_id
         ):
             return "it came from this partner"
+        if item.revoked_at is not None and not (ref is not None and ref.stix_revoked):
+            return "retracted here, not by its creator (only the creator revokes in STIX)"
         if item.tlp is None:
             return "an unmarked import is not passed on"
         if tlp_rules.normalise(item.tlp) not in tlp_rules.RESHAREABLE:

@@ -260,6 +260,7 @@ def sighting(
 @dataclass
 class ParsedIndicator:
     stix_id: str
+    created: datetime
     modified: datetime
     created_by_ref: str | None
     revoked: bool
@@ -292,6 +293,7 @@ def parse_indicator(obj: dict) -> ParsedIndicator:
         raise InvalidInput("indicator pattern holds no supported exact signal")
     return ParsedIndicator(
         stix_id=parsed["id"],
+        created=parse_timestamp(obj["created"]),
         modified=parse_timestamp(obj["modified"]),
         created_by_ref=parsed.get("created_by_ref"),
         revoked=revoked,

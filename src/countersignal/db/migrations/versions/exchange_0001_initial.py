@@ -177,7 +177,9 @@ def upgrade() -> None:
         sa.Column("partner_id", sa.String(length=40), nullable=True),
         sa.Column("created_by_ref", sa.String(length=100), nullable=True),
         sa.Column("pattern", sa.Text(), nullable=True),
+        sa.Column("stix_created", countersignal.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("stix_modified", countersignal.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("stix_revoked", sa.Boolean(), nullable=False),
         sa.Column("confidence", sa.Integer(), nullable=True),
         sa.Column("valid_until", countersignal.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
