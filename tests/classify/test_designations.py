@@ -131,6 +131,7 @@ def test_real_list_loads_and_searches(loaded_un):
         found = search_designations(session, "qaeda")
         assert "QDe.004" in {d.reference for d in found}
         assert search_designations(session, "QDe.004")[0].name == "AL-QAIDA"
+        assert search_designations(session, "%") == []  # wildcards are literal
         version = version_diff(session, UN_LIST_NAME)
         assert version.total == 1021 and version.added == 1021
 
@@ -222,6 +223,11 @@ def https_server(tmp_path, versions):
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
+            if self.path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", "http://127.0.0.1:9/list.xml")
+                self.end_headers()
+                return
             body = versions[0] if self.path == "/list.xml" else b"x" * 200_000
             self.send_response(200)
             if self.path != "/chunked":
@@ -253,3 +259,5 @@ def test_fetch_over_https_with_size_limit(settings_env, https_server):
         fetch_list(f"{base}/big", verify=verify, max_bytes=100_000)
     with pytest.raises(ContentTooLarge, match="more than"):
         fetch_list(f"{base}/chunked", verify=verify, max_bytes=100_000)
+    with pytest.raises(InvalidInput, match="https only"):
+        fetch_list(f"{base}/redirect", verify=verify)

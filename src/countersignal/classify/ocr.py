@@ -16,7 +16,8 @@ from countersignal.errors import ContentTooLarge, Unavailable, UnsupportedConten
 from countersignal.settings import get_settings
 
 DEFAULT_LANGUAGES = "eng+ara+rus"
-_MIN_TEXT_HEIGHT_PX = 1000  # small images are upscaled: Tesseract reads ~30 px letters best
+_UPSCALE_BELOW_PX = 250  # images this short are enlarged 4×: Tesseract reads ~30 px letters best
+_UPSCALE = 4
 
 
 def ocr_image(data: bytes, *, languages: str = DEFAULT_LANGUAGES, timeout_s: int = 60) -> str:
@@ -31,9 +32,8 @@ def ocr_image(data: bytes, *, languages: str = DEFAULT_LANGUAGES, timeout_s: int
         image = ImageOps.exif_transpose(image).convert("L")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise UnsupportedContent(f"not a readable image: {exc}") from exc
-    if image.height < _MIN_TEXT_HEIGHT_PX / 4:
-        scale = 4
-        image = image.resize((image.width * scale, image.height * scale), Image.LANCZOS)
+    if image.height < _UPSCALE_BELOW_PX:
+        image = image.resize((image.width * _UPSCALE, image.height * _UPSCALE), Image.LANCZOS)
     try:
         return pytesseract.image_to_string(image, lang=languages, timeout=timeout_s)
     except pytesseract.TesseractNotFoundError as exc:

@@ -12,6 +12,12 @@ from countersignal.errors import ContentTooLarge, Forbidden, InvalidInput, Unava
 from countersignal.settings import get_settings
 
 
+def _https_only(request: httpx.Request) -> None:
+    """Refuse every request (redirects included) that is not https."""
+    if request.url.scheme != "https":
+        raise InvalidInput(f"designation lists are fetched over https only, not {request.url}")
+
+
 def fetch_list(
     url: str | None = None,
     *,
@@ -38,7 +44,8 @@ def fetch_list(
     chunks: list[bytes] = []
     received = 0
     try:
-        with httpx.Client(timeout=timeout, verify=verify, follow_redirects=False) as client, \
+        with httpx.Client(timeout=timeout, verify=verify, follow_redirects=True,
+                          max_redirects=5, event_hooks={"request": [_https_only]}) as client, \
                 client.stream("GET", url) as response:
             if response.status_code != 200:
                 raise Unavailable(f"{url} answered HTTP {response.status_code}")

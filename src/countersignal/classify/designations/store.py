@@ -207,14 +207,17 @@ def search_designations(
     session: Session, query: str, *, include_delisted: bool = False, limit: int = 20
 ) -> list[Designation]:
     """Designations whose reference, name or any alias contains ``query`` (case-insensitive)."""
-    pattern = f"%{query.strip().lower()}%"
+    escaped = query.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+        "_", "\\_")
+    pattern = f"%{escaped}%"
     by_alias = select(DesignationAlias.designation_id).where(
-        func.lower(DesignationAlias.name).like(pattern)
+        func.lower(DesignationAlias.name).like(pattern, escape="\\")
     )
     stmt = (
         select(Designation)
         .where(or_(
-            func.lower(Designation.reference).like(pattern), Designation.id.in_(by_alias)
+            func.lower(Designation.reference).like(pattern, escape="\\"),
+            Designation.id.in_(by_alias),
         ))
         .options(selectinload(Designation.aliases), selectinload(Designation.designation_list))
         .order_by(Designation.reference)

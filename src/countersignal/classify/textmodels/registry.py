@@ -137,7 +137,8 @@ def active_models(session: Session, organisation_id: str) -> list[TextModel]:
     return list(newest.values())
 
 
-_LOADED: dict[str, LoadedModel] = {}
+_LOADED: dict[str, LoadedModel] = {}  # artifact SHA-256 → model, a few at a time
+_MAX_LOADED = 16
 
 
 def load_model(record: TextModel) -> LoadedModel:
@@ -154,6 +155,8 @@ def load_model(record: TextModel) -> LoadedModel:
     if untrusted:
         raise Conflict(f"model artifact {path} contains unexpected types: {untrusted}")
     pipeline = sio.loads(data, trusted=TRUSTED_TYPES)
+    if len(_LOADED) >= _MAX_LOADED:
+        _LOADED.pop(next(iter(_LOADED)))
     _LOADED[record.artifact_sha256] = LoadedModel(record, pipeline)
     return LoadedModel(record, pipeline)
 
