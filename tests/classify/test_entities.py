@@ -197,3 +197,12 @@ def test_weak_alias_needs_a_strong_mention_nearby(un_detector):
     assert [m.text for m in un_detector.find(far)] == ["Al-Shabaab"]
     near = "Al-Shabaab was named. " + "Nothing else. " * 10 + "The youth."
     assert [m.text for m in un_detector.find(near)] == ["Al-Shabaab", "The youth"]
+
+
+def test_search_by_name_finds_other_spellings(loaded_un):
+    from countersignal.classify.entities import search_by_name
+
+    with transaction(loaded_un) as session:
+        for query in ("el-Kaida", "Аль-Каида", "القاعدة", "qaeda"):
+            assert "QDe.004" in {d.reference for d in search_by_name(session, query)}, query
+        assert search_by_name(session, "weather report") == []

@@ -99,8 +99,9 @@ def versions(list_name: ListNameOpt = None, fmt: FormatOpt = OutputFormat.table)
 @designations_app.command("search")
 def search(name: str, include_delisted: bool = False, limit: int = 20,
            fmt: FormatOpt = OutputFormat.table) -> None:
-    """Designations whose reference, name or alias contains NAME."""
-    from countersignal.classify.designations import search_designations
+    """Designations whose reference, name or alias contains NAME, or whose name the entity
+    detector recognises in NAME (other spellings and scripts)."""
+    from countersignal.classify.entities import search_by_name
 
     rt = runtime()
     with rt.sessions() as session:
@@ -110,8 +111,8 @@ def search(name: str, include_delisted: bool = False, limit: int = 20,
                  "list": d.designation_list.name,
                  "aliases": [f"{a.name} ({a.quality})" for a in d.aliases
                              if a.quality not in ("primary", "original")]}
-                for d in search_designations(session, name, include_delisted=include_delisted,
-                                             limit=limit)]
+                for d in search_by_name(session, name, include_delisted=include_delisted,
+                                        limit=limit)]
     emit_rows(rows, ["reference", "kind", "name", "original", "list_type", "listed_on",
                      "active", "list", "aliases"], fmt)
 

@@ -12,7 +12,11 @@ from functools import lru_cache
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from countersignal.classify.designations.store import active_designations, enabled_lists
+from countersignal.classify.designations.store import (
+    active_designations,
+    enabled_lists,
+    search_designations,
+)
 from countersignal.classify.entities.detector import EntityDetector, Mention, NamedDesignation
 from countersignal.classify.models import Designation, DesignationList, ListVersion
 
@@ -24,6 +28,7 @@ __all__ = [
     "detector_for",
     "entity_spans",
     "named_designations",
+    "search_by_name",
 ]
 
 
@@ -99,3 +104,22 @@ def _engine(url: str, make_engine):
 def entity_spans(text: str, *, detector: EntityDetector | None = None) -> list[Mention]:
     """Mentions of designated entities and individuals in ``text`` (spans index ``text``)."""
     return (detector or default_detector()).find(text)
+
+
+def search_by_name(session: Session, query: str, *, include_delisted: bool = False,
+                   limit: int = 20) -> list[Designation]:
+    """Designations by reference or alias substring, plus those whose names the detector
+    recognises in ``query`` — so ``el-Kaida`` or ``Аль-Каида`` find AL-QAIDA too."""
+    found = search_designations(session, query, include_delisted=include_delisted, limit=limit)
+    known = {d.id for d in found}
+    refs = {(m.list_name, m.designation_ref) for m in detector_for(session).find(query)}
+    if refs:
+        rows = session.scalars(
+            select(Designation)
+            .join(DesignationList, DesignationList.id == Designation.list_id)
+            .where(Designation.reference.in_([ref for _, ref in refs]))
+            .order_by(Designation.reference)
+        )
+        found += [d for d in rows if d.id not in known
+                  and (d.designation_list.name, d.reference) in refs][: limit - len(found)]
+    return found
