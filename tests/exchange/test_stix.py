@@ -121,3 +121,30 @@ def test_tlp_levels_read_from_either_generation():
     assert tlp.normalise("tlp:white") == "CLEAR"
     with pytest.raises(InvalidInput):
         tlp.normalise("purple")
+
+
+def test_fast_pattern_reader_agrees_with_the_oasis_grammar():
+    from stix2patterns.v21.pattern import Pattern
+
+    pattern = stix.pattern_for(
+        [
+            ("pdq", PDQ),
+            ("md5", "b" * 32),
+            ("url", "https://example.org/a'b\\c"),
+            ("url_domain", "example.org"),
+            ("vpdq", '["' + PDQ + ',90,0.000"]'),
+        ]
+    )
+    assert stix._SIMPLE.fullmatch(pattern)
+    fast = stix._comparisons(pattern)
+    slow = Pattern(pattern).inspect().comparisons
+    normalise = {k: sorted(map(repr, v)) for k, v in fast.items()}
+    assert normalise == {k: sorted(map(repr, v)) for k, v in slow.items()}
+
+
+def test_oversized_patterns_and_signal_floods_are_refused():
+    with pytest.raises(InvalidInput):
+        stix.signals_from_pattern("[url:value = '" + "a" * (stix.MAX_PATTERN_CHARS + 1) + "']")
+    flood = [("md5", f"{n:032x}") for n in range(stix.MAX_SIGNALS + 1)]
+    with pytest.raises(InvalidInput):
+        stix.parse_indicator(stix.indicator(facts(signals=flood)))

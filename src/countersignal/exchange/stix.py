@@ -13,6 +13,7 @@ Incoming objects are parsed and validated with stix2 before anything is stored.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ HASH_KEYS = {"md5": "MD5", "sha256": "SHA-256"}
 SIGNAL_BY_HASH_KEY = {"md5": "md5", "sha-256": "sha256", "pdq": "pdq"}
 OBSERVABLE_VALUE_TYPES = {"url": "url", "url_domain": "domain-name"}
 SIGNAL_BY_OBSERVABLE = {v: k for k, v in OBSERVABLE_VALUE_TYPES.items()}
+# A 4-hour vPDQ at one frame a second is ~1.1 M characters; anything beyond is refused.
+MAX_PATTERN_CHARS = 2_000_000
+MAX_SIGNALS = 64
 
 # Local opinions → STIX opinion enum, and back (neutral withdraws an earlier opinion).
 STIX_OPINION = {"agree": "agree", "disagree": "disagree", "false_positive": "strongly-disagree"}
@@ -99,6 +103,40 @@ def pattern_for(signals: list[tuple[str, str]]) -> str:
     return "[" + " OR ".join(terms) + "]"
 
 
+_LITERAL = r"'(?:[^'\\]|\\.)*'"
+_TERM = rf"(?:file:hashes\.(?:{_LITERAL}|[A-Za-z0-9_-]+)|(?:url|domain-name):value) = {_LITERAL}"
+_SIMPLE = re.compile(rf"\[{_TERM}(?: OR {_TERM})*\]")
+_SIMPLE_TERM = re.compile(
+    rf"(file:hashes\.({_LITERAL}|[A-Za-z0-9_-]+)|(url|domain-name):value) = ({_LITERAL})"
+)
+
+
+def _comparisons(pattern: str) -> dict[str, list[tuple[list[str], str, str]]]:
+    """``{object_type: [(path, op, literal)]}`` as stix2-patterns' ``inspect`` gives it.
+
+    Patterns shaped like the ones we emit (ORed equalities) are read with a strict regular
+    expression: the ANTLR grammar takes seconds on a long vPDQ pattern. Anything else goes
+    through the OASIS grammar.
+    """
+    if _SIMPLE.fullmatch(pattern):
+        out: dict[str, list] = {}
+        for match in _SIMPLE_TERM.finditer(pattern):
+            if match.group(2) is not None:
+                key = match.group(2)
+                key = _unquote(key) if key.startswith("'") else key
+                out.setdefault("file", []).append((["hashes", key], "=", match.group(4)))
+            else:
+                out.setdefault(match.group(3), []).append((["value"], "=", match.group(4)))
+        return out
+    try:
+        inspected = Pattern(pattern).inspect()
+    except Exception as exc:  # the pattern library raises its own parse errors
+        raise InvalidInput(f"unparsable STIX pattern: {exc}") from None
+    if inspected.observation_ops or inspected.qualifiers:
+        raise InvalidInput("pattern uses observation operators or qualifiers")
+    return inspected.comparisons
+
+
 def signals_from_pattern(pattern: str) -> list[SignalInput]:
     """Exact-hash signals in a STIX pattern; unknown hash names are skipped.
 
@@ -107,14 +145,10 @@ def signals_from_pattern(pattern: str) -> list[SignalInput]:
     """
     from countersignal.signals import SIGNAL_TYPES
 
-    try:
-        inspected = Pattern(pattern).inspect()
-    except Exception as exc:  # the pattern library raises its own parse errors
-        raise InvalidInput(f"unparsable STIX pattern: {exc}") from None
-    if inspected.observation_ops or inspected.qualifiers:
-        raise InvalidInput("pattern uses observation operators or qualifiers")
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise InvalidInput(f"pattern longer than {MAX_PATTERN_CHARS} characters")
     found: list[SignalInput] = []
-    for object_type, comparisons in inspected.comparisons.items():
+    for object_type, comparisons in _comparisons(pattern).items():
         for path, op, literal in comparisons:
             if op != "=":
                 continue
@@ -291,6 +325,8 @@ def parse_indicator(obj: dict) -> ParsedIndicator:
     signals = [] if revoked else signals_from_pattern(parsed["pattern"])
     if not revoked and not signals:
         raise InvalidInput("indicator pattern holds no supported exact signal")
+    if len(signals) > MAX_SIGNALS:
+        raise InvalidInput(f"indicator has more than {MAX_SIGNALS} signals")
     return ParsedIndicator(
         stix_id=parsed["id"],
         created=parse_timestamp(obj["created"]),
