@@ -47,6 +47,9 @@ class ApiSettings(BaseSettings):
     # A token that authenticated is trusted for this long without a database read.
     auth_cache_s: float = 5.0
     matcher_poll_s: float = 0.5
+    # Background jobs (webhook delivery, order escalations, notices, vault purge) in each API
+    # process: the embedded default. Turn off when `countersignal worker` runs separately.
+    run_worker: bool = True
     metrics_public: bool = False
     # Fetching content by URL (SSRF risk): off unless switched on, allow-listed hosts only.
     fetch_enabled: bool = False

@@ -127,6 +127,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "COLUMNS": "250",
     }
     worker_log = (tmp_path / "worker.log").open("w")
+    # Deliveries also run in the server (embedded default); a separate worker must coexist.
     worker = subprocess.Popen(
         [COUNTERSIGNAL, "worker", "--interval", "0.3"],
         env=env,
