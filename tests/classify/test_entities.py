@@ -181,13 +181,20 @@ def test_entity_spans_hook_uses_configured_database(tmp_path, monkeypatch, make_
         get_settings.cache_clear()
 
 
-@given(text=st.text(alphabet="ab ", max_size=30), n=st.integers(0, 12),
-       guess=st.integers(0, 40))
-def test_nth_space_from_any_guess(text, n, guess):
-    from countersignal.classify.entities.detector import _nth_space
+@given(words=st.lists(st.text(alphabet="abeio", min_size=1, max_size=6), min_size=1,
+                     max_size=30), data=st.data())
+def test_word_aligner_maps_skeleton_words_to_normal_words(words, data):
+    from countersignal.classify.entities.detector import _WordAligner
 
-    spaces = [i for i, c in enumerate(text) if c == " "]
-    assert _nth_space(text, n, guess) == (spaces[n] if n < len(spaces) else len(text))
+    normal = " ".join(words)
+    skel = skeleton(normal)
+    aligner = _WordAligner(skel, normal)
+    ends = sorted(data.draw(st.lists(st.integers(0, len(words) - 1), max_size=8)))
+    for last in ends:
+        first = data.draw(st.integers(0, last))
+        skel_end = len(" ".join(skeleton(w) for w in words[:last + 1]))
+        start, end = aligner.normal_span(skel_end, last - first)
+        assert normal[start:end] == " ".join(words[first:last + 1])
 
 
 def test_weak_alias_needs_a_strong_mention_nearby(un_detector):

@@ -232,6 +232,7 @@ class EntityDetector:
             passes.append((self._skel, skel))
         weak_refs: set[str] = set()
         spans: dict[tuple[int, int], set[int]] = {}
+        aligner = _WordAligner(skel, normal)
         for automaton, haystack in passes:
             for stop, (key, strong, weak, refs_of_weak) in automaton.iter(haystack):
                 if weak_for is None:
@@ -243,11 +244,8 @@ class EntityDetector:
                 if not ids or not _bounded(haystack, stop + 1 - len(key), stop + 1):
                     continue
                 s, e = stop + 1 - len(key), stop + 1
-                if haystack is skel:  # the n-th word of the skeleton is the n-th of normal
-                    first, last = skel.count(" ", 0, s), skel.count(" ", 0, e)
-                    ratio = len(normal) / len(skel)  # skeletons are shorter: guess where
-                    s = _nth_space(normal, first - 1, int(s * ratio)) + 1 if first else 0
-                    e = _nth_space(normal, last, int(e * ratio))
+                if haystack is skel:
+                    s, e = aligner.normal_span(e, key.count(" "))
                 spans.setdefault((s, e), set()).update(ids)
         if spans:
             to_original = _offset_mapper(segment, translated)
@@ -346,22 +344,37 @@ def _near(sorted_positions, low: int, high: int) -> bool:
     return i < len(sorted_positions) and sorted_positions[i] <= high
 
 
-def _nth_space(text: str, n: int, guess: int) -> int:
-    """Index of the space with ``n`` spaces before it (``len(text)`` if there is none),
-    walking from ``guess`` with C-level ``count``/``find``/``rfind``."""
-    guess = min(guess, len(text))
-    before = text.count(" ", 0, guess)
-    position = guess
-    if before > n:
-        for _ in range(before - n):
-            position = text.rfind(" ", 0, position)
-        return position
-    for _ in range(n - before + 1):
-        found = text.find(" ", position)
-        if found < 0:
-            return len(text)
-        position = found + 1
-    return position - 1
+class _WordAligner:
+    """Maps word runs of a skeleton onto the normal text it came from: both have the same
+    spaces, so the n-th word of one is the n-th word of the other. Hits arrive in order of
+    their end, so two forward-only cursors and C-level ``count``/``find`` do the work."""
+
+    def __init__(self, skel: str, normal: str) -> None:
+        self.skel, self.normal = skel, normal
+        self.skel_at = self.skel_spaces = 0  # position in skel, spaces before it
+        self.word_at = self.word_index = 0  # start of a word in normal, and its index
+        self.ratio = len(normal) / max(1, len(skel))
+
+    def normal_span(self, skel_end: int, spaces_inside: int) -> tuple[int, int]:
+        """``(start, end)`` in normal of the words whose skeleton ends at ``skel_end`` and
+        contains ``spaces_inside`` spaces."""
+        self.skel_spaces += self.skel.count(" ", self.skel_at, skel_end)
+        self.skel_at = skel_end
+        last = self.skel_spaces  # index of the hit's last word
+        normal = self.normal
+        guess = max(self.word_at, int(skel_end * self.ratio) - 64)
+        skipped = normal.count(" ", self.word_at, guess)
+        if self.word_index + skipped <= last:  # jump ahead without passing the target
+            start = normal.rfind(" ", 0, guess) + 1 if skipped else self.word_at
+            self.word_at, self.word_index = start, self.word_index + skipped
+        while self.word_index < last:
+            self.word_at = normal.find(" ", self.word_at) + 1
+            self.word_index += 1
+        end = normal.find(" ", self.word_at)
+        first = self.word_at
+        for _ in range(spaces_inside):
+            first = normal.rfind(" ", 0, first - 1) + 1
+        return first, (len(normal) if end < 0 else end)
 
 
 def _offset_mapper(segment: str, translated: str):
