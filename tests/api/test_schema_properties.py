@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 
 from countersignal.api.app import OWN_ERROR_FORMAT_PREFIXES
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 5
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

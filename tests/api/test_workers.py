@@ -1,0 +1,38 @@
+"""``countersignal serve --workers 2``: each process keeps its own matcher current from the
+change log, so a write through one worker is matchable through every worker within a poll."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from api.conftest import Server, make_org, start_server, stop_server
+
+
+@pytest.mark.slow
+def test_two_workers_share_writes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    process, base, log, _ = start_server(tmp_path, {"COUNTERSIGNAL_DATABASE_URL": url},
+                                         ["--workers", "2"])
+    try:
+        server = Server(base, url, process, log, "")
+        server.orgs["a"] = make_org(url, "Workers org")
+        with server.client("a", "curator") as client:
+            bank = client.post("/v1/banks", json={"name": "shared"}).json()
+            value = "3c" * 32
+            client.post(f"/v1/banks/{bank['id']}/signals",
+                        json={"signals": [{"type": "pdq", "value": value}]})
+            deadline = time.monotonic() + 5
+            streak = 0
+            while streak < 20:  # consecutive answers, from whichever worker takes each one
+                response = client.post("/v1/match/signals",
+                                       json={"signals": [{"type": "pdq", "value": value}]},
+                                       headers={"Connection": "close"})
+                streak = streak + 1 if response.status_code == 200 and response.json()[
+                    "matched"] else 0
+                assert time.monotonic() < deadline, "not every worker sees the write in 5 s"
+    finally:
+        started = time.monotonic()
+        stop_server(process)
+        assert time.monotonic() - started < 10, "workers must shut down promptly"
