@@ -34,6 +34,7 @@ def said(*args: str) -> str:
     return " ".join(invoke(*args).stdout.split())
 
 
+@pytest.mark.slow
 def test_designations_detect_and_models(cli_home, make_un_xml, make_topic_jsonl):
     v1, v2 = cli_home / "v1.xml", cli_home / "v2.xml"
     v1.write_bytes(make_un_xml(entities=[

@@ -64,6 +64,7 @@ def org_with_list(sqlite_session_factory, tmp_path, home, make_un_xml):
     return _org_with_list(sqlite_session_factory, tmp_path, make_un_xml)
 
 
+@pytest.mark.slow
 def test_classify_text_gives_reasons(org_with_list_and_model):
     text = "The ZLF and the Zorblax Liberation Front discussed the match and the goal."
     with transaction(org_with_list_and_model) as session:
@@ -103,6 +104,7 @@ def test_ocr_is_off_by_default_and_reads_a_rendered_name(org_with_list):
     assert [r.label for r in results if r.classifier == "designated-entity"] == ["QDe.900"]
 
 
+@pytest.mark.slow
 def test_ocr_reads_arabic_and_russian():
     arabic = ocr_image(render("بيان القاعدة", 48), languages="ara")
     assert "القاعدة" in arabic.replace(" ", "") or "القاعده" in arabic

@@ -37,6 +37,7 @@ def test_threshold_reaches_target_precision_with_most_recall():
     assert threshold_for_precision(y, scores, 0.7) == (0.3, True)
 
 
+@pytest.mark.slow
 def test_train_register_load_and_evaluate(session_factory, tmp_path, home, make_topic_jsonl):
     data = make_topic_jsonl(tmp_path / "train.jsonl", 400, seed=1)
     with transaction(session_factory) as session:
