@@ -47,6 +47,10 @@ class ApiSettings(BaseSettings):
     # A token that authenticated is trusted for this long without a database read.
     auth_cache_s: float = 5.0
     matcher_poll_s: float = 0.5
+    # Wake on PostgreSQL NOTIFY from the change log (polling stays as the fallback).
+    matcher_listen: bool = True
+    # Snapshot the matcher this often (seconds, when changed; 0: never) and at shutdown.
+    matcher_snapshot_s: float = 300.0
     # Background jobs (webhook delivery, order escalations, notices, vault purge) in each API
     # process: the embedded default. Turn off when `countersignal worker` runs separately.
     run_worker: bool = True
