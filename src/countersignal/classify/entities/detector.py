@@ -316,12 +316,15 @@ def _automaton(keys: dict[str, set[int]], entries: list[_Entry]) -> ahocorasick.
         weak = tuple(sorted(i for i in ids if entries[i].weak))
         refs = frozenset(entries[i].designation.reference for i in weak)
         automaton.add_word(key, (key, strong, weak, refs))
-    if keys:
-        automaton.make_automaton()
-    return _EmptyAutomaton() if not keys else automaton
+    if not keys:
+        return _EmptyAutomaton()
+    automaton.make_automaton()
+    return automaton
 
 
 class _EmptyAutomaton:
+    """Stands in for an automaton without keys (pyahocorasick cannot search one)."""
+
     def iter(self, _text: str):
         return iter(())
 
