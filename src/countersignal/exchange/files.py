@@ -165,14 +165,14 @@ def iter_hash_list(stream: IO[bytes]) -> Iterator[tuple[int, HashEntry | Invalid
         if not isinstance(entries, list):
             raise InvalidInput("a hash list needs a 'results' list")
         numbered = list(enumerate(entries, start=1))
-    except ValueError:
+    except (ValueError, RecursionError):  # not one JSON document (or nested past all reason)
         numbered = []
         for number, line in enumerate(data.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 numbered.append((number, json.loads(line)))
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 yield number, InvalidInput(f"invalid JSON: {exc}")
     for number, obj in numbered:
         try:
