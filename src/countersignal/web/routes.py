@@ -413,9 +413,11 @@ async def review_draft(
     from fastapi.concurrency import run_in_threadpool
 
     from countersignal.review import render_highlighted_html, review_article
+    from countersignal.review.entities import config_for
 
     who = viewer(request, session)
     check_form(who, csrf_token)
-    report = await run_in_threadpool(review_article, draft)
+    config = config_for(session, who.principal.organisation_id)
+    report = await run_in_threadpool(review_article, draft, config=config)
     highlighted = render_highlighted_html(report.text, report.findings)
     return render(request, "review.html", who, report=report, draft=draft, highlighted=highlighted)

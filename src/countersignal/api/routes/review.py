@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
-from countersignal.api.deps import requires
+from countersignal.api.deps import get_session, requires
 from countersignal.auth import Principal
 from countersignal.review import ReviewReport, review_article
+from countersignal.review.entities import config_for
 
 router = APIRouter(prefix="/v1", tags=["review"])
 
@@ -29,11 +30,12 @@ class ReviewIn(BaseModel):
 
 
 @router.post("/review", response_model=ReviewReport)
-async def review(
-    body: ReviewIn, _caller: Annotated[Principal, Depends(requires("review"))]
+def review(
+    body: ReviewIn,
+    session: Annotated[Session, Depends(get_session)],
+    caller: Annotated[Principal, Depends(requires("review"))],
 ) -> ReviewReport:
     """Passages the journalism-ethics guidelines on reporting terrorism warn about, each with
     its rule, reason, suggestion and sources. Advice only: it blocks and reports nothing."""
-    return await run_in_threadpool(
-        review_article, body.text, fmt=body.format, language=body.language
-    )
+    config = config_for(session, caller.organisation_id)
+    return review_article(body.text, fmt=body.format, language=body.language, config=config)
