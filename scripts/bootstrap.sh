@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-ara tesseract-ocr-rus
   chromium fonts-dejavu-core
   wrk
+  postgresql-client
 )
 
 missing=()

@@ -43,6 +43,7 @@ def register() -> None:
         "countersignal.cli.review",
         "countersignal.cli.cases",
         "countersignal.cli.classify",
+        "countersignal.cli.backup",
     ):
         importlib.import_module(module).register(app)
 
