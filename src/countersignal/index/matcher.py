@@ -12,11 +12,13 @@ re-read for ``HOLE_PATIENCE_S`` seconds before being given up as rolled back.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from countersignal.signals import get_signal_type
 HOLE_PATIENCE_S = 300.0
 SYNC_BATCH = 20_000
 MANIFEST = "matcher.json"
+LOCK_FILE = ".lock"
 
 
 def index_class(signal_type: str) -> type[SignalIndex]:
@@ -72,10 +75,12 @@ class Matcher:
     def load(self) -> Matcher:
         """Load the snapshot if there is a usable one, then replay the log tail."""
         with self._lock:
-            manifest = self._read_manifest()
+            with self._snapshot_lock(exclusive=False):  # files are memory-mapped: safe after
+                manifest = self._read_manifest()
+                if manifest:
+                    for stype in manifest["types"]:
+                        self._indexes[stype] = index_class(stype).load(self._snapshot_path(stype))
             if manifest:
-                for stype in manifest["types"]:
-                    self._indexes[stype] = index_class(stype).load(self._snapshot_path(stype))
                 self.applied_seq = int(manifest["seq"])
                 self._holes = {int(s): time.monotonic() for s in manifest.get("holes", [])}
             self.sync()
@@ -102,12 +107,34 @@ class Matcher:
         assert self._snapshot_dir is not None
         return self._snapshot_dir / f"{stype}.idx"
 
+    @contextmanager
+    def _snapshot_lock(self, *, exclusive: bool) -> Iterator[None]:
+        """A lock on the snapshot folder across processes: replicas on one host (``serve
+        --workers N``) share it, and index files and manifest must come from one writer."""
+        if self._snapshot_dir is None or not self._snapshot_dir.is_dir():
+            yield
+            return
+        with open(self._snapshot_dir / LOCK_FILE, "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
     def save(self) -> Path:
-        """Write every index, then the manifest naming the sequence number they reflect."""
+        """Write every index, then the manifest naming the sequence number they reflect.
+
+        Skipped when the folder already holds a snapshot further along the log (written by
+        another replica sharing it): overwriting it would only lengthen the next replay.
+        """
         if self._snapshot_dir is None:
             raise InvalidInput("this matcher has no snapshot directory")
         self._snapshot_dir.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        path = self._snapshot_dir / MANIFEST
+        with self._lock, self._snapshot_lock(exclusive=True):
+            current = self._read_manifest()
+            if current is not None and int(current["seq"]) > self.applied_seq:
+                return path
             for stype, index in self._indexes.items():
                 index.save(self._snapshot_path(stype))
             manifest = {
@@ -116,12 +143,11 @@ class Matcher:
                 "types": sorted(self._indexes),
                 "sizes": {t: len(i) for t, i in self._indexes.items()},
             }
-        path = self._snapshot_dir / MANIFEST
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest))
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+            tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(manifest))
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
         return path
 
     # --- keeping current -------------------------------------------------------------------
