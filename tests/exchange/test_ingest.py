@@ -250,3 +250,28 @@ def test_a_local_retraction_of_an_import_is_not_sent_as_the_creators(db, world):
         service.revoke_item(s, item)
     with db() as s:
         assert _relayed(s, world, obj["id"]) == []
+
+
+def test_hostile_shapes_are_object_errors_not_crashes(db, world):
+    nested: dict = {}
+    deep = nested
+    for _ in range(5000):
+        deep["x_deep"] = {}
+        deep = deep["x_deep"]
+    hostile = [
+        {**their_indicator(random_pdq(), uid="deep"), "x_nested": nested},
+        {**their_indicator(random_pdq(), uid="labels"), "labels": {"not": "a list"}},
+        {
+            **opinion_on("indicator--6b1f7c3e-2f4e-4a43-9d0c-3c1e2a9f4b11", "agree"),
+            "object_refs": "indicator--not-a-list",
+        },
+        {"type": "sighting", "id": "sighting--x", "sighting_of_ref": 7},
+    ]
+    good = their_indicator(random_pdq(), uid="fine")
+    with db.begin() as s:
+        report = ingest(s, s.get(Partner, world["abroad"]), [*hostile, good])
+    # stix2 accepts deep custom properties and coerces odd labels; the broken opinion and
+    # sighting are errors; nothing raises and the good object still lands.
+    assert report.received == len(hostile) + 1 and len(report.errors) == 2
+    with db() as s:
+        assert good["id"] in {i.source_ref for i in imported_items(s)}

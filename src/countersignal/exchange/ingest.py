@@ -85,6 +85,9 @@ def ingest(session: Session, partner: Partner, objects: Iterable[object]) -> Ing
             report.errors.append((str(label)[:120], exc.message))
         except IntegrityError as exc:
             report.errors.append((str(label)[:120], f"conflicting write: {exc.orig}"))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # A shape no check anticipated: this object is skipped, the feed goes on.
+            report.errors.append((str(label)[:120], f"malformed {kind}: {exc!s:.200}"))
     session.flush()
     return report
 

@@ -37,6 +37,10 @@ SIGNAL_BY_OBSERVABLE = {v: k for k, v in OBSERVABLE_VALUE_TYPES.items()}
 # A 4-hour vPDQ at one frame a second is ~1.1 M characters; anything beyond is refused.
 MAX_PATTERN_CHARS = 2_000_000
 MAX_SIGNALS = 64
+# The OASIS grammar (ANTLR) costs ~6 us a character and far more on deep nesting: a hostile peer
+# could spend minutes of CPU per object near MAX_PATTERN_CHARS. Long patterns must be in the
+# simple ORed-equalities form (all we emit), read by a regular expression in linear time.
+MAX_GRAMMAR_PATTERN_CHARS = 16_384
 
 # Local opinions → STIX opinion enum, and back (neutral withdraws an earlier opinion).
 STIX_OPINION = {"agree": "agree", "disagree": "disagree", "false_positive": "strongly-disagree"}
@@ -128,6 +132,11 @@ def _comparisons(pattern: str) -> dict[str, list[tuple[list[str], str, str]]]:
             else:
                 out.setdefault(match.group(3), []).append((["value"], "=", match.group(4)))
         return out
+    if len(pattern) > MAX_GRAMMAR_PATTERN_CHARS:
+        raise InvalidInput(
+            f"pattern is longer than {MAX_GRAMMAR_PATTERN_CHARS} characters and not a plain OR "
+            "of equalities"
+        )
     try:
         inspected = Pattern(pattern).inspect()
     except Exception as exc:  # the pattern library raises its own parse errors
@@ -311,8 +320,8 @@ def validate(obj: object) -> stix2.base._STIXBase:
         raise InvalidInput("a STIX object must be a JSON object")
     try:
         return stix2.parse(obj, allow_custom=True, version="2.1")
-    except (STIXError, ValueError, TypeError, KeyError) as exc:
-        raise InvalidInput(f"invalid STIX {obj.get('type')!s:.40}: {exc}") from None
+    except (STIXError, ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise InvalidInput(f"invalid STIX {obj.get('type')!s:.40}: {exc!s:.300}") from None
 
 
 def parse_indicator(obj: dict) -> ParsedIndicator:
