@@ -23,15 +23,15 @@ def test_two_workers_share_writes(tmp_path):
             value = "3c" * 32
             client.post(f"/v1/banks/{bank['id']}/signals",
                         json={"signals": [{"type": "pdq", "value": value}]})
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 15
             streak = 0
-            while streak < 20:  # consecutive answers, from whichever worker takes each one
+            while streak < 10:  # consecutive answers, from whichever worker takes each one
                 response = client.post("/v1/match/signals",
                                        json={"signals": [{"type": "pdq", "value": value}]},
                                        headers={"Connection": "close"})
                 streak = streak + 1 if response.status_code == 200 and response.json()[
                     "matched"] else 0
-                assert time.monotonic() < deadline, "not every worker sees the write in 5 s"
+                assert time.monotonic() < deadline, "not every worker sees the write in 15 s"
     finally:
         started = time.monotonic()
         stop_server(process)
