@@ -320,7 +320,8 @@ def validate(obj: object) -> stix2.base._STIXBase:
         raise InvalidInput("a STIX object must be a JSON object")
     try:
         return stix2.parse(obj, allow_custom=True, version="2.1")
-    except (STIXError, ValueError, TypeError, KeyError, RecursionError) as exc:
+    # stix2 lets AttributeError out for wrong-typed properties (e.g. "extensions": true)
+    except (STIXError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise InvalidInput(f"invalid STIX {obj.get('type')!s:.40}: {exc!s:.300}") from None
 
 
