@@ -8,7 +8,7 @@ from cases.world import (  # noqa: F401 - fixtures
     db_url,
     make_world,
     migrated_db_url,
-    pg_template,
+    pg_baseline,
     sqlite_template,
 )
 

@@ -222,38 +222,86 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+@dataclass
+class PgBaseline:
+    """A PostgreSQL database migrated once per session, and what migrations put in it: the
+    rows they seed (as COPY text) and every sequence's position."""
+
+    url: str
+    seeded: dict[str, bytes]
+    sequences: dict[str, tuple[int, bool]]
+
+    def reset(self) -> None:
+        """Back to just-migrated: TRUNCATE every table, then restore seeded rows and sequences.
+
+        ``session_replication_role = replica`` switches off triggers for this connection only
+        (the audit log's append-only guards among them): a test fixture's reset, never product
+        code. Dropping and re-creating a database per test costs seconds (checkpoints); this
+        costs milliseconds."""
+        import psycopg
+
+        with psycopg.connect(self.url.replace("+psycopg", ""), connect_timeout=5) as conn:
+            conn.execute("SET lock_timeout = '20s'")
+            conn.execute("SET session_replication_role = replica")
+            tables = _pg_tables(conn)
+            used = conn.execute(" UNION ALL ".join(
+                f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)).fetchall()
+            # only tables with rows: truncating an empty table still costs file operations
+            if used:
+                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for (t,) in used) + " CASCADE")
+            with conn.cursor() as cur:
+                for table, data in self.seeded.items():
+                    with cur.copy(f'COPY "{table}" FROM STDIN') as copy:
+                        copy.write(data)
+                for sequence, (value, called) in self.sequences.items():
+                    cur.execute("SELECT setval(%s, %s, %s)", (sequence, value, called))
+
+
+def _pg_tables(conn) -> list[str]:
+    return [row[0] for row in conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+        "AND tablename <> 'alembic_version' ORDER BY tablename")]
+
+
 @pytest.fixture(scope="session")
-def pg_template(pg_server: str) -> Iterator[str]:
-    """A PostgreSQL database migrated to head once; tests are created from it (TEMPLATE)."""
+def pg_baseline(pg_server: str) -> Iterator[PgBaseline]:
+    import psycopg
+
     from countersignal.db import migrate
 
-    name = f"cs_tpl_{secrets.token_hex(6)}"
+    name = f"cs_cases_{secrets.token_hex(6)}"
     with _pg_admin(pg_server) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    migrate(f"{pg_server.rsplit('/', 1)[0]}/{name}")
-    yield name
+    url = f"{pg_server.rsplit('/', 1)[0]}/{name}"
+    migrate(url)
+    seeded, sequences = {}, {}
+    with psycopg.connect(url.replace("+psycopg", "")) as conn, conn.cursor() as cur:
+        for table in _pg_tables(conn):
+            if conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]:
+                with cur.copy(f'COPY "{table}" TO STDOUT') as copy:
+                    seeded[table] = b"".join(bytes(chunk) for chunk in copy)
+        for (sequence,) in conn.execute(
+                "SELECT quote_ident(sequencename) FROM pg_sequences WHERE schemaname = 'public'"):
+            value, called = conn.execute(
+                f"SELECT last_value, is_called FROM {sequence}").fetchone()
+            sequences[sequence] = (value, called)
+    yield PgBaseline(url, seeded, sequences)
     with _pg_admin(pg_server) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Overrides the suite-wide fixture: a fresh database at head, once on SQLite and once on
-    PostgreSQL, copied from a template migrated once per session instead of migrating (or even
-    creating an empty database) per test — several times faster on a busy machine."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Overrides the suite-wide fixture: a database at head, once on SQLite and once on
+    PostgreSQL. SQLite: a copy of a file migrated once per session. PostgreSQL: one database
+    migrated once per session, reset to its just-migrated state before each test."""
     if request.param == "sqlite":
         path = tmp_path / "countersignal.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
-        return
-    server = request.getfixturevalue("pg_server")
-    template = request.getfixturevalue("pg_template")
-    name = f"cs_test_{secrets.token_hex(6)}"
-    with _pg_admin(server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    yield f"{server.rsplit('/', 1)[0]}/{name}"
-    with _pg_admin(server) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return f"sqlite:///{path}"
+    baseline = request.getfixturevalue("pg_baseline")
+    baseline.reset()
+    return baseline.url
 
 
 @pytest.fixture
