@@ -60,7 +60,7 @@ def run_bounded(code: str, *, memory_mib: int = 3072, timeout_s: float = 60) -> 
            "NUMBA_NUM_THREADS": "1"}
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code) + _EPILOGUE], capture_output=True,
+        [sys.executable, "-"], input=textwrap.dedent(code) + _EPILOGUE, capture_output=True,
         text=True, timeout=timeout_s, preexec_fn=cap, env=env,
     )
     seconds = time.monotonic() - started

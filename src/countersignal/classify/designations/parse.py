@@ -142,15 +142,20 @@ def parse_csv(data: bytes) -> ParsedList:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput("designation CSV must be UTF-8") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"reference", "kind", "name"} - set(reader.fieldnames or ())
+    try:  # newline="": the csv module reads quoted line breaks and bare \r itself
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = set(reader.fieldnames or ())
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InvalidInput(f"designation CSV is malformed: {exc}") from None
+    missing = {"reference", "kind", "name"} - columns
     if missing:
         raise InvalidInput(f"designation CSV lacks columns: {', '.join(sorted(missing))}")
-    unknown = set(reader.fieldnames or ()) - set(CSV_COLUMNS)
+    unknown = columns - set(CSV_COLUMNS)
     if unknown:
         raise InvalidInput(f"designation CSV has unknown columns: {', '.join(sorted(unknown))}")
     records = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         kind = _clean(row.get("kind")).lower()
         if kind not in ("individual", "entity"):
             raise InvalidInput(f"line {line}: kind must be 'individual' or 'entity'")
