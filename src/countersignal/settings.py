@@ -29,6 +29,8 @@ class Limits(BaseSettings):
     max_json_bytes: int = 8 * 1024 * 1024
     max_review_chars: int = 200_000  # one news draft for the responsible-reporting review
     max_designation_list_bytes: int = 64 * 1024 * 1024
+    video_hash_timeout_s: float = 60.0  # decoding a video for vPDQ: this ...
+    video_hash_timeout_per_video_s: float = 2.0  # ... plus this per second of video
 
 
 class ApiSettings(BaseSettings):

@@ -5,13 +5,25 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import pytest
 
-from countersignal.errors import InvalidSignal
+from countersignal.errors import InvalidSignal, UnsupportedContent
+from countersignal.settings import Limits
 from countersignal.signals import hash_file, parse_vpdq
 from countersignal.signals.file import digest_file
 from countersignal.signals.pdq import PDQ
-from countersignal.signals.video import VPDQ, VpdqFrame, format_vpdq, hash_video, vpdq_match
+from countersignal.signals.video import (
+    NO_BARS,
+    VPDQ,
+    Bars,
+    VpdqFrame,
+    choose_bars,
+    format_vpdq,
+    frame_bars,
+    hash_video,
+    vpdq_match,
+)
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +120,59 @@ def test_video_with_no_usable_frame_only_matches_itself() -> None:
 def test_parse_rejects_malformed(bad: str) -> None:
     with pytest.raises(InvalidSignal):
         parse_vpdq(bad)
+
+
+def test_pillarboxed_copy_matches_only_with_bars_cropped(make_video, videos) -> None:
+    """The TMK failure mode: the same scene with black bars shares no whole-frame hash."""
+    boxed = make_video(
+        "boxed.mp4", videos["original"], extra=("-vf", "scale=112:120,pad=160:120:24:0:black")
+    )
+    original = hash_video(videos["original"]).value
+    signal = hash_video(boxed)
+    assert signal.meta["cropped"]["left"] == pytest.approx(24 / 160, abs=0.02)
+    assert VPDQ.distance(signal.value, original) <= VPDQ.default_threshold
+    uncropped = hash_video(boxed, crop_bars=False).value
+    assert VPDQ.distance(uncropped, original) > VPDQ.default_threshold
+
+
+def test_frames_stay_compatible_with_the_vpdq_package(videos) -> None:
+    """Partners hash with ``vpdq.computeHash``; on a video without bars ours must match theirs."""
+    import vpdq
+
+    theirs = vpdq.computeHash(str(videos["reencoded"]), seconds_per_hash=1.0)
+    theirs_value = format_vpdq(
+        [VpdqFrame(f.hex, f.quality, n, f.timestamp) for n, f in enumerate(theirs)]
+    )
+    ours = hash_video(videos["reencoded"]).value
+    assert "cropped" not in hash_video(videos["reencoded"]).meta
+    assert vpdq_match(ours, theirs_value) == (100.0, 100.0)
+    assert [f.timestamp for f in parse_vpdq(ours)] == [f.timestamp for f in theirs]
+
+
+def _frame(top: int = 0, bottom: int = 0, left: int = 0, right: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(top + bottom + left + right)
+    frame = rng.integers(60, 255, (64, 64, 3), dtype=np.uint8)
+    frame[:top], frame[64 - bottom :], frame[:, :left], frame[:, 64 - right :] = 0, 0, 0, 0
+    return frame
+
+
+def test_frame_bars_finds_letterbox_and_pillarbox() -> None:
+    assert frame_bars(_frame(top=8, bottom=8)) == Bars(8, 8, 0, 0)
+    assert frame_bars(_frame(left=5, right=7)) == Bars(0, 0, 5, 7)
+    assert frame_bars(np.zeros((64, 64, 3), dtype=np.uint8)) is None  # blank: no evidence
+    subtitled = _frame(top=8, bottom=8)
+    subtitled[60, 20:40] = 255  # a bright subtitle line inside the bottom bar is content
+    assert frame_bars(subtitled) == Bars(8, 3, 0, 0)
+
+
+def test_choose_bars_takes_the_median_and_refuses_dark_videos() -> None:
+    per_frame = [Bars(8, 8, 0, 0)] * 5 + [Bars(8, 3, 0, 0)] * 2 + [None] * 3
+    assert choose_bars(per_frame, 64, 64) == Bars(8, 8, 0, 0)
+    assert choose_bars([None, None], 64, 64) == NO_BARS
+    assert choose_bars([Bars(30, 30, 0, 0)] * 3, 64, 64) == NO_BARS  # keeps < 25%: not bars
+
+
+def test_decoder_timeout_gives_a_clear_error(videos) -> None:
+    limits = Limits(video_hash_timeout_s=0.001, video_hash_timeout_per_video_s=0)
+    with pytest.raises(UnsupportedContent, match="timed out after"):
+        hash_video(videos["original"], limits=limits)

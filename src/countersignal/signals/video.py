@@ -17,15 +17,19 @@ It is asymmetric on purpose: a short clip of a long video matches it, not the ot
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
-import sys
+import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import IO, ClassVar, NamedTuple
 
 import numpy as np
+import pdqhash
 
 from countersignal.errors import ContentTooLarge, InvalidSignal, UnsupportedContent
 from countersignal.settings import Limits, get_settings
@@ -199,36 +203,165 @@ def _float(text: object) -> float:
     return value if math.isfinite(value) else 0.0
 
 
-# Runs in a child process: a crash or hang in the decoder must not take the caller down.
-_HASH_SCRIPT = """
-import json, sys, vpdq
-features = vpdq.computeHash(sys.argv[1], seconds_per_hash=float(sys.argv[2]))
-json.dump([[f.hex, f.quality, f.timestamp] for f in features], sys.stdout)
-"""
+HASH_FRAME_SIZE = 512  # frames are scaled to a square first: PDQ reduces them to 64x64 anyway
+BAR_LUMA_LIMIT = 24  # a row or column is a bar when its mean luma is at most this (0..255) ...
+BAR_LUMA_PEAK = 64  # ... and no pixel in it is brighter than this (subtitles, logos: content)
+CROP_WINDOW_FRAMES = 30  # sampled frames that decide the crop, buffered before hashing
+MIN_KEPT_FRACTION = 0.25  # a crop that would keep less of either side is not a letterbox
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # PDQ's own luma
 
 
-def hash_video(path: str | Path, *, limits: Limits | None = None) -> Signal:
-    """The ``vpdq`` signal of a video file (probe, then hash in a child with a timeout).
+class Bars(NamedTuple):
+    """Rows or columns to cut off each edge of a working frame."""
 
-    The timeout is 60 s plus twice the probed duration: vpdq hashes faster than real time
-    (22 s of SD video in ~1.5 s), so only a decoder stuck on hostile input reaches it.
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+
+NO_BARS = Bars(0, 0, 0, 0)
+
+
+def _edge_run(dark: np.ndarray) -> int:
+    """Length of the run of True values at the start of ``dark``."""
+    return len(dark) if dark.all() else int(np.argmin(dark))
+
+
+def frame_bars(frame: np.ndarray) -> Bars | None:
+    """Letterbox/pillarbox bars of one RGB frame; ``None`` for a frame that is dark all over.
+
+    A line is a bar when it is dark on average and has no bright pixel, so subtitles or a
+    logo drawn on a bar keep their line (the median over frames in :func:`choose_bars` then
+    decides).
     """
+    luma = frame.astype(np.float32) @ _LUMA_WEIGHTS
+    dark_rows = (luma.mean(axis=1) <= BAR_LUMA_LIMIT) & (luma.max(axis=1) <= BAR_LUMA_PEAK)
+    if dark_rows.all():
+        return None
+    dark_cols = (luma.mean(axis=0) <= BAR_LUMA_LIMIT) & (luma.max(axis=0) <= BAR_LUMA_PEAK)
+    return Bars(
+        _edge_run(dark_rows),
+        _edge_run(dark_rows[::-1]),
+        _edge_run(dark_cols),
+        _edge_run(dark_cols[::-1]),
+    )
+
+
+def choose_bars(per_frame: list[Bars | None], height: int, width: int) -> Bars:
+    """The video's bars: per edge, the median over its non-blank frames.
+
+    A median, not a minimum or maximum, because fades, title cards on black and dark scenes
+    show no content at the edges in a few frames, and burnt-in subtitles cover a bar in some.
+    A crop that would keep less than :data:`MIN_KEPT_FRACTION` of a side is refused: that is
+    a dark video, not a letterbox.
+    """
+    seen = np.array([b for b in per_frame if b is not None], dtype=np.int64)
+    if not len(seen):
+        return NO_BARS
+    bars = Bars(*(int(v) for v in np.median(seen, axis=0)))
+    kept_height, kept_width = height - bars.top - bars.bottom, width - bars.left - bars.right
+    if kept_height < MIN_KEPT_FRACTION * height or kept_width < MIN_KEPT_FRACTION * width:
+        return NO_BARS
+    return bars
+
+
+def _pdq_frame(frame: np.ndarray, bars: Bars, number: int, timestamp: float) -> VpdqFrame:
+    height, width = frame.shape[:2]
+    cropped = frame[bars.top : height - bars.bottom, bars.left : width - bars.right]
+    vector, quality = pdqhash.compute(np.ascontiguousarray(cropped))
+    hex_ = np.packbits(vector.astype(np.uint8)).tobytes().hex()
+    return VpdqFrame(hex_, int(quality), number, round(timestamp, 3))
+
+
+def _read_frames(stream: IO[bytes], size: int) -> Iterator[np.ndarray]:
+    frame_bytes = size * size * 3
+    while len(data := stream.read(frame_bytes)) == frame_bytes:
+        yield np.frombuffer(data, dtype=np.uint8).reshape(size, size, 3)
+
+
+def _hash_frames(
+    decoded: Iterator[np.ndarray], seconds_per_hash: float, crop_bars: bool, size: int
+) -> tuple[list[VpdqFrame], Bars]:
+    """PDQ of each sampled frame, bars decided on the first window (kept for hashing)."""
+    window = list(itertools.islice(decoded, CROP_WINDOW_FRAMES))
+    bars = choose_bars([frame_bars(f) for f in window], size, size) if crop_bars else NO_BARS
+    frames = [
+        _pdq_frame(frame, bars, number, number * seconds_per_hash)
+        for number, frame in enumerate(itertools.chain(window, decoded))
+    ]
+    return frames, bars
+
+
+def _hash_timeout(info: VideoInfo, limits: Limits) -> float:
+    return limits.video_hash_timeout_s + limits.video_hash_timeout_per_video_s * info.duration
+
+
+def hash_video(
+    path: str | Path,
+    *,
+    limits: Limits | None = None,
+    seconds_per_hash: float = SECONDS_PER_HASH,
+    crop_bars: bool = True,
+) -> Signal:
+    """The ``vpdq`` signal of a video file: probe, decode with ffmpeg, crop bars, PDQ per frame.
+
+    Why not ``vpdq.computeHash``: it hashes whole frames, so a letterboxed copy shares no
+    frame with the original, and it picks every n-th *frame*, so copies at 25 and 29.97 fps
+    drift apart. Here ffmpeg samples at a fixed rate in time (``fps`` filter, nearest frame)
+    and scales each frame to 512x512; the bars are found on the first
+    :data:`CROP_WINDOW_FRAMES` sampled frames (:func:`choose_bars`) and cut off before PDQ.
+    The value format is vpdq's (HMA exchanges it unchanged); on a video without bars the
+    frame hashes stay within a few bits of vpdq's.
+
+    ffmpeg runs as a child process, so a decoder crash is an error, not ours; it is killed
+    after ``limits.video_hash_timeout_s`` plus ``video_hash_timeout_per_video_s`` per second
+    of probed duration (decoding runs far faster than real time, so only a decoder stuck on
+    hostile input reaches it). Frames stream through a pipe: memory stays bounded.
+    """
+    limits = limits or get_settings().limits
     info = probe_video(path, limits=limits)
-    timeout = 60 + 2 * info.duration
-    command = [sys.executable, "-c", _HASH_SCRIPT, str(path), str(SECONDS_PER_HASH)]
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise UnsupportedContent(f"video hashing timed out after {timeout:.0f} s") from None
-    if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        raise UnsupportedContent(f"vpdq could not hash the video: {(lines or ['?'])[-1][:200]}")
-    rows = json.loads(done.stdout)
-    if not rows:
-        raise UnsupportedContent("vpdq found no frames in the video")
-    frames = [VpdqFrame(h, int(q), n, float(t)) for n, (h, q, t) in enumerate(rows)]
+    timeout = _hash_timeout(info, limits)
+    size = HASH_FRAME_SIZE
+    command = [
+        "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
+        "-vf", f"fps=fps={1 / seconds_per_hash}:round=up,scale={size}:{size}:flags=area,"
+               "format=rgb24",
+        "-f", "rawvideo", "pipe:1",
+    ]  # fmt: skip
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        process.kill()
+
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        watchdog = threading.Timer(timeout, kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            frames, bars = _hash_frames(
+                _read_frames(process.stdout, size), seconds_per_hash, crop_bars, size
+            )
+            returncode = process.wait()
+        finally:
+            watchdog.cancel()
+            process.kill()
+            process.wait()
+        if killed.is_set():
+            raise UnsupportedContent(f"video hashing timed out after {timeout:.0f} s")
+        if returncode != 0:
+            errors.seek(0)
+            lines = errors.read().decode(errors="replace").strip().splitlines()
+            reason = (lines or ["unknown error"])[-1][:200]
+            raise UnsupportedContent(f"ffmpeg could not decode the video: {reason}")
+    if not frames:
+        raise UnsupportedContent("no frames could be decoded from the video")
     usable = sum(f.quality >= FRAME_QUALITY_THRESHOLD for f in frames)
-    meta = {"frames": len(frames), "duration": round(info.duration, 3)}
+    meta: dict = {"frames": len(frames), "duration": round(info.duration, 3)}
+    if bars != NO_BARS:
+        meta["cropped"] = dict(zip(Bars._fields, (round(v / size, 4) for v in bars), strict=True))
     if usable == 0:
         meta["unreliable"] = True
     return Signal(VPDQ.name, format_vpdq(frames), None, meta)
