@@ -323,6 +323,8 @@ def validate(obj: object) -> stix2.base._STIXBase:
     # stix2 lets AttributeError out for wrong-typed properties (e.g. "extensions": true)
     except (STIXError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise InvalidInput(f"invalid STIX {obj.get('type')!s:.40}: {exc!s:.300}") from None
+    except Exception as exc:  # the pattern validator has bugs ('' → UnboundLocalError)
+        raise InvalidInput(f"invalid STIX {obj.get('type')!s:.40}: {type(exc).__name__}") from None
 
 
 def parse_indicator(obj: dict) -> ParsedIndicator:
