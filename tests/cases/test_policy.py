@@ -135,8 +135,7 @@ def test_policy_versions_and_audit(world):
     assert [e.details["version"] for e in events] == [2, 1]
 
 
-def test_designated_entity_named_in_text_opens_a_case_and_never_acts(world, tmp_path):
-    """The real classifier (classify.classify_text) over an enabled designation list."""
+def _designation_list(world, tmp_path) -> None:
     from classify.conftest import un_xml
     from countersignal.classify.designations import enable_list, load_list_file
 
@@ -146,6 +145,11 @@ def test_designated_entity_named_in_text_opens_a_case_and_never_acts(world, tmp_
     with world.tx() as s:
         load_list_file(s, path)
         enable_list(s, "org_alpha", "UN Security Council Consolidated List")
+
+
+def test_designated_entity_named_in_text_opens_a_case_and_never_acts(world, tmp_path):
+    """The real classifier (classify.classify_text) over an enabled designation list."""
+    _designation_list(world, tmp_path)
     world.set_policy({"rules": [AUTO_REMOVE_RULE]})
     result = world.submit(text="Support the Zorblax Liberation Front, join now", content_id="t1")
     assert result.evaluation.outcome == "review" and result.decision is None
@@ -153,3 +157,18 @@ def test_designated_entity_named_in_text_opens_a_case_and_never_acts(world, tmp_
     [finding] = result.submission.findings
     assert (finding.classifier, finding.label) == ("designated-entity", "QDe.900")
     assert "Zorblax" in finding.reason["text"] and finding.reason["span"]
+
+
+@pytest.mark.slow
+def test_text_in_an_uploaded_image_is_read_only_where_ocr_is_on(world, tmp_path):
+    from classify.test_service import render
+    from countersignal.classify import set_ocr
+
+    _designation_list(world, tmp_path)
+    image = render("ZORBLAX LIBERATION FRONT")
+    assert world.submit(content=image, content_type="image/png").case is None  # OCR off
+    with world.tx() as s:
+        set_ocr(s, "org_alpha", enabled=True)
+    result = world.submit(content=image, content_type="image/png")
+    assert result.case.tier == "designated_entity" and result.decision is None
+    assert [f.label for f in result.submission.findings] == ["QDe.900"]

@@ -69,6 +69,16 @@ def run_classifiers(session: Session, organisation_id: str, text: str) -> list[C
     return [as_classifier_evidence(dataclasses.asdict(result)) for result in results]
 
 
+def run_image_classifiers(session: Session, organisation_id: str,
+                          content: bytes) -> list[ClassifierEvidence]:
+    """Text found in an image by OCR, classified — only where the organisation enabled OCR
+    (``classify.classify_image`` returns nothing otherwise)."""
+    from countersignal.classify import classify_image
+
+    _, results = classify_image(content, organisation_id=organisation_id, session=session)
+    return [as_classifier_evidence(dataclasses.asdict(result)) for result in results]
+
+
 def as_classifier_evidence(data: dict) -> ClassifierEvidence:
     """Evidence from a ``classify.ClassifierResult`` (as a dict) or a platform's own finding:
     ``classifier``, ``label``, ``score``, optional ``threshold``, ``reason`` and ``detail``."""

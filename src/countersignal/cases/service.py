@@ -23,6 +23,7 @@ from countersignal.cases.evidence import (
     bank_evidence,
     compute_signals,
     run_classifiers,
+    run_image_classifiers,
 )
 from countersignal.cases.models import (
     ACTIONS,
@@ -94,10 +95,12 @@ def submit(
 ) -> SubmissionResult:
     """A platform submits content (bytes, text or signals) with its own content/uploader ids.
 
-    Matching and classifiers run; the organisation's policy then opens a case for review, acts
-    automatically (trusted bank + explicit rule + not disputed only), or does nothing. Uploaded
-    bytes of content that opens a case are sealed in the vault for the reviewer (30 days; six
-    months as evidence once removed). ``findings`` are the platform's own classifier results.
+    Matching and classifiers run (text: entity lists and text models; images: the same on
+    OCR text where the organisation enabled OCR); the organisation's policy then opens a case
+    for review, acts automatically (trusted bank + explicit rule + not disputed only), or does
+    nothing. Uploaded bytes of content that opens a case are sealed in the vault for the
+    reviewer (30 days; six months as evidence once removed). ``findings`` are the platform's
+    own classifier results.
     """
     from countersignal.index.matcher import match_signals
 
@@ -115,6 +118,8 @@ def submit(
                   for f in findings]
     if text is not None:
         classifier.extend(run_classifiers(session, org, text))
+    if content is not None and any(s.type == "pdq" for s in computed):
+        classifier.extend(run_image_classifiers(session, org, content))
     policy = get_policy(session, org)
     evaluation = evaluate(policy, evidence, classifier)
 
