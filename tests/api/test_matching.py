@@ -115,3 +115,25 @@ def test_compare(a):
     assert result == {"signal_type": "pdq", "distance": 8, "threshold": 31, "match": True}
     assert a.post("/v1/compare", json={"a": {"type": "pdq", "value": x},
                                        "b": {"type": "md5", "value": "0" * 32}}).status_code == 422
+
+
+def test_lookups_that_would_fetch_a_whole_bank_are_refused(a):
+    """A huge threshold (or a bank of near-identical hashes) must not make one request fetch
+    metadata for thousands of stored signals."""
+    bank = a.post("/v1/banks", json={"name": unique("crowd")}).json()
+    base = int("9" * 64, 16)
+    values = sorted({f"{base ^ (1 << i) ^ (1 << j):064x}" for i in range(256)
+                     for j in range(i, 256)})[:1001]
+    for chunk in (values[:600], values[600:]):
+        added = a.post(f"/v1/banks/{bank['id']}/signals",
+                       json={"signals": [{"type": "pdq", "value": v} for v in chunk]})
+        assert added.status_code == 201, added.text
+    body = {"signals": [{"type": "pdq", "value": f"{base:064x}"}]}
+    deadline = time.monotonic() + 5
+    while (response := a.post("/v1/match/signals", json=body)).status_code == 200:
+        assert time.monotonic() < deadline, "the 1001 signals never became matchable"
+        time.sleep(0.2)
+    assert response.status_code == 422 and "lower it" in response.json()["detail"]
+    exact_only = a.post("/v1/match/signals", json={**body, "thresholds": {"pdq": 0}})
+    assert exact_only.status_code == 200  # a narrow lookup near the same crowd still works
+    assert a.post("/v1/match/signals", json={**body, "thresholds": {"pdq": 64}}).status_code == 422

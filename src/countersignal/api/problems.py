@@ -132,14 +132,19 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _short(exc: Exception) -> str:
+    """The driver's message without the statement and parameters (which can be huge)."""
+    return str(getattr(exc, "orig", exc))[:300]
+
+
 async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
     """A lost race on a unique constraint: the same answer the service check would give."""
-    log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    log.info("integrity error on %s %s: %s", request.method, request.url.path, _short(exc))
     return problem_response(request, 409, "this conflicts with existing data", title="Conflict")
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+    log.warning("database error on %s %s: %s", request.method, request.url.path, _short(exc))
     return problem_response(
         request, 503, "the database is unavailable or busy; retry shortly",
         title="Service unavailable", headers={"Retry-After": "1"},

@@ -28,7 +28,7 @@ from countersignal.api.schemas import (
 )
 from countersignal.auth import Principal
 from countersignal.banks.service import get_bank
-from countersignal.errors import InvalidInput
+from countersignal.errors import InvalidInput, InvalidSignal
 from countersignal.index.matcher import match_signals
 from countersignal.signals import Signal, get_signal_type, hash_bytes
 
@@ -68,11 +68,31 @@ def _signal_out(signals: Sequence[Signal]) -> list[SignalOut]:
     return [SignalOut(type=s.type, value=s.value, quality=s.quality, meta=s.meta) for s in signals]
 
 
+MAX_INDEX_HITS = 1000
+"""A lookup that finds more stored signals than this is refused (422): at a huge threshold one
+request would otherwise make the server fetch metadata for the whole bank."""
+MAX_PDQ_THRESHOLD = 63
+"""The PDQ range the indexes are exact for; the CLI has the same bound."""
+
+
 def _thresholds(thresholds: dict[str, float] | None) -> dict[str, float]:
-    return {
+    checked = {
         stype: get_signal_type(stype).check_threshold(value)
         for stype, value in (thresholds or {}).items()
     }
+    if checked.get("pdq", 0) > MAX_PDQ_THRESHOLD:
+        raise InvalidSignal(f"the pdq threshold must be between 0 and {MAX_PDQ_THRESHOLD}")
+    return checked
+
+
+def _index_hit_count(matcher, signals: Sequence[Signal], thresholds: dict[str, float]) -> int:
+    """How many stored signals the indexes find (cheap: no database), within the cap."""
+    hits = len(matcher.query(signals, thresholds))
+    if hits > MAX_INDEX_HITS:
+        raise InvalidInput(
+            f"more than {MAX_INDEX_HITS} stored signals are within this threshold; lower it"
+        )
+    return hits
 
 
 def _match(
@@ -87,9 +107,12 @@ def _match(
     """The one match path for uploads, URLs and given signals (runs in a worker thread: it
     reads the database for the metadata of whatever the indexes found)."""
     org = principal.organisation_id
+    thresholds = _thresholds(thresholds)
     with api_state(request).runtime.sessions() as session:
         bank_ids = [get_bank(session, org, b).id for b in banks] if banks else None
-        results = match_signals(session, matcher, org, signals, thresholds=_thresholds(thresholds),
+        if not _index_hit_count(matcher, signals, thresholds):
+            return _response(request, signals)
+        results = match_signals(session, matcher, org, signals, thresholds=thresholds,
                                 bank_ids=bank_ids)
     summary: dict[str, BankMatchSummary] = {}
     for r in results:
@@ -143,7 +166,7 @@ async def match_given_signals(
         Signal(s.type.value, get_signal_type(s.type.value).validate(s.value)) for s in body.signals
     ]
     thresholds = _thresholds({k.value: v for k, v in (body.thresholds or {}).items()})
-    if not body.banks and not matcher.query(signals, thresholds):
+    if not body.banks and not _index_hit_count(matcher, signals, thresholds):
         # Fast path, no database: nothing in any index is within range (most lookups).
         return _response(request, signals)
     return await run_in_threadpool(_match, request, matcher, principal, signals,
