@@ -53,9 +53,6 @@ class ApiSettings(BaseSettings):
     matcher_listen: bool = True
     # Snapshot the matcher this often (seconds, when changed; 0: never) and at shutdown.
     matcher_snapshot_s: float = 300.0
-    # Background jobs (webhook delivery, order escalations, notices, vault purge) in each API
-    # process: the embedded default. Turn off when `countersignal worker` runs separately.
-    run_worker: bool = True
     metrics_public: bool = False
     # Fetching content by URL (SSRF risk): off unless switched on, allow-listed hosts only.
     fetch_enabled: bool = False

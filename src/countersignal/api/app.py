@@ -87,16 +87,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.extra["hash_limiter"] = anyio.CapacityLimiter(os.cpu_count() or 1)
         keeper.start()
-        worker = None
-        if settings.api.run_worker:
-            from countersignal.cases.worker import worker_for
-
-            worker = worker_for(runtime).start()
         try:
             yield
         finally:
-            if worker is not None:
-                worker.stop()
             keeper.stop()
             runtime.close()
 
