@@ -36,6 +36,7 @@ ROUTERS = (
     "countersignal.api.routes.review",
     "countersignal.web.routes",
     "countersignal.api.routes.taxii",
+    "countersignal.api.routes.exchange",
     "countersignal.api.routes.cases",
     "countersignal.api.routes.actions",
     "countersignal.api.routes.reports",

@@ -102,6 +102,7 @@ def submit(
     reviewer (30 days; six months as evidence once removed). ``findings`` are the platform's
     own classifier results.
     """
+    from countersignal.exchange.ingest import record_sighting
     from countersignal.index.matcher import match_signals
 
     require(principal, "match")
@@ -138,6 +139,9 @@ def submit(
             item_id=match.item_id, labels=match.labels, disputed=ev.disputed,
             rule=verdict.rule.name if verdict.rule else None, outcome=verdict.outcome,
         ))
+    # Counts only (never user data) go back to partners who opted in to sightings.
+    for item_id in {m.item_id for m in matches}:
+        record_sighting(session, organisation_id=org, item_id=item_id)
     for finding in classifier:
         verdict = next(verdicts)
         submission.findings.append(Finding(

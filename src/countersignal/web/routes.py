@@ -391,6 +391,16 @@ def _date(value: str | None) -> datetime | None:
         return None
 
 
+@router.get("/partners")
+@page
+async def partners_page(request: Request, session: SessionDep):
+    from countersignal.exchange.sync import partner_status
+
+    who = viewer(request, session)
+    rows = partner_status(session, who.principal.organisation_id)
+    return render(request, "partners.html", who, partners=rows)
+
+
 # --- responsible-reporting review ----------------------------------------------------------
 
 
