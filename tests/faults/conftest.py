@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.conftest import PG_ADMIN_URL, Org, _pg_database, make_org, start_server
+from api.conftest import COUNTERSIGNAL, PG_ADMIN_URL, Org, _pg_database, make_org, start_server
 
 
 @dataclass
@@ -38,6 +39,21 @@ class Live:
         self.process, self.url, _log, _ = start_server(self.tmp, self.env_extra, [])
         if self.org is None:
             self.org = make_org(self.database_url, f"Faults {self.tmp.name}")
+
+    def prepare(self) -> None:
+        """Migrated database and an organisation, without a server (for CLI and worker runs)."""
+        from countersignal.db import migrate
+
+        migrate(self.database_url)
+        if self.org is None:
+            self.org = make_org(self.database_url, f"Faults {self.tmp.name}")
+
+    def spawn(self, *args: str, log: str) -> subprocess.Popen:
+        """A ``countersignal`` command (or ``python -c``) of this deployment, in the background."""
+        command = [COUNTERSIGNAL, *args] if args[0] != "-c" else [sys.executable, *args]
+        env = {**self.env, "COUNTERSIGNAL_ORGANISATION": self.org.id if self.org else ""}
+        return subprocess.Popen(command, env=env, cwd=self.tmp, stdout=(self.tmp / log).open("w"),
+                                stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flush, like a power cut to the process."""

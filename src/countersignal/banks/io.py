@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from countersignal.banks.models import Bank, BankItem
@@ -44,12 +45,14 @@ MAX_LINE_BYTES = 1024 * 1024
 class ImportReport:
     items_added: int = 0
     signals_added: int = 0
+    already_present: int = 0  # items whose external id the bank holds (an import re-run)
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "items_added": self.items_added,
             "signals_added": self.signals_added,
+            "already_present": self.already_present,
             "errors": [{"line": n, "error": e} for n, e in self.errors],
         }
 
@@ -163,7 +166,8 @@ def import_items(
     """Import items into ``bank``; each bad line is reported and skipped.
 
     Commits every ``batch_size`` items so a huge file neither holds one giant transaction nor
-    loses finished work when it is interrupted.
+    loses finished work when it is interrupted; an item whose ``external_id`` the bank already
+    holds is skipped, so re-running an interrupted import resumes it without duplicates.
     """
     if fmt not in READERS:
         raise InvalidInput(f"format must be one of {', '.join(READERS)}")
@@ -175,6 +179,13 @@ def import_items(
             continue
         if source and not parsed.source:
             parsed.source = source
+        if parsed.external_id is not None and session.scalar(
+            select(BankItem.id).where(
+                BankItem.bank_id == bank.id, BankItem.external_id == parsed.external_id
+            ).limit(1)
+        ):
+            report.already_present += 1
+            continue
         try:
             with session.begin_nested():
                 row = add_item(session, bank, parsed)

@@ -195,7 +195,7 @@ def import_(
         bar.update(task, completed=size)
     out.print(
         f"imported {report.items_added} items ({report.signals_added} signals), "
-        f"{len(report.errors)} bad lines"
+        f"{report.already_present} already present, {len(report.errors)} bad lines"
     )
     for number, message in report.errors[:50]:
         err.print(f"[yellow]line {number}: {message}")
