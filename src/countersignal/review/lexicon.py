@@ -50,6 +50,15 @@ class Lexicon:
                     words.append(_Word(frozenset(forms), None))
             if words:
                 self.phrases.append((phrase, tuple(words)))
+        # Phrases by the forms of their first word, so a token only tries the phrases that can
+        # start at it (linear in the draft, not draft x lexicon: long drafts stay fast).
+        self._by_first_form: dict[str, list[int]] = {}
+        self._prefix_first: list[int] = []
+        for index, (_, pattern) in enumerate(self.phrases):
+            if pattern[0].prefix is not None:
+                self._prefix_first.append(index)
+            for form in pattern[0].forms:
+                self._by_first_form.setdefault(form, []).append(index)
 
     def __bool__(self) -> bool:
         return bool(self.phrases)
@@ -57,8 +66,11 @@ class Lexicon:
     def match_tokens(self, tokens: list[Token]) -> list[Match]:
         words = [t for t in tokens if t.is_word]
         found: list[Match] = []
-        for n in range(len(words)):
-            for phrase, pattern in self.phrases:
+        for n, word in enumerate(words):
+            starting = {*self._by_first_form.get(word.norm, ()),
+                        *self._by_first_form.get(word.lemma, ()), *self._prefix_first}
+            for index in sorted(starting):
+                phrase, pattern = self.phrases[index]
                 if n + len(pattern) > len(words):
                     continue
                 if all(_word_ok(p, words[n + k]) for k, p in enumerate(pattern)):
