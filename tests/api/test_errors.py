@@ -75,6 +75,7 @@ def test_naive_datetimes_are_rejected(server):
         assert_problem(auditor.get("/v1/audit", params={"since": "2024-01-01T00:00:00"}), 422)
         ok = auditor.get("/v1/audit", params={"since": "2024-01-01T00:00:00Z"})
         assert ok.status_code == 200
+        assert_problem(auditor.get("/v1/audit", params={"before_seq": 10**40}), 422)
 
 
 def test_unknown_routes_and_methods(a):

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from countersignal.errors import CountersignalError, RateLimited, Unauthorized, Unavailable
@@ -151,10 +151,22 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+async def value_out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    """A number too large for the database column (SQLite: OverflowError at bind time,
+    PostgreSQL: DataError). Routes should bound their parameters; this keeps a missed bound a
+    client error rather than a 500."""
+    log.info("value out of range on %s %s: %s", request.method, request.url.path, _short(exc))
+    return problem_response(
+        request, 422, "a value in the request is out of range", title="Invalid input"
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CountersignalError, countersignal_error)
     app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(DataError, value_out_of_range)
+    app.add_exception_handler(OverflowError, value_out_of_range)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)

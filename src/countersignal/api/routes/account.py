@@ -66,7 +66,7 @@ def audit_log(
     target_id: Annotated[str | None, Query(max_length=200)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Your organisation's audit events, newest first; page with ``before_seq``."""
