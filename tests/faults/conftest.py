@@ -177,3 +177,8 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def pytest_collection_modifyitems(items):
+    """The PostgreSQL restart goes last: other suites share the server."""
+    items.sort(key=lambda item: "test_postgres_restart" in item.nodeid)
