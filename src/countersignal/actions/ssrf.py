@@ -15,6 +15,7 @@ import socket
 from urllib.parse import urlsplit
 
 from countersignal.errors import InvalidInput
+from countersignal.netguard import is_public
 
 
 class BlockedDestination(InvalidInput):
@@ -45,8 +46,7 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
         raise InvalidInput(f"webhook host {parts.hostname!r} has no addresses")
     if not allow_private:
         for address in addresses:
-            mapped = getattr(address, "ipv4_mapped", None) or address
-            if not mapped.is_global or mapped.is_multicast:
+            if not is_public(address):
                 raise BlockedDestination(
                     f"webhook host {parts.hostname!r} resolves to {address}, which is not a "
                     "public address; an administrator must allow private destinations explicitly"

@@ -22,6 +22,7 @@ from typing import BinaryIO
 import httpx
 
 from countersignal.errors import ContentTooLarge, Forbidden, InvalidInput
+from countersignal.netguard import is_public
 from countersignal.settings import ApiSettings, Limits
 from countersignal.signals import Signal, hash_bytes, hash_file
 
@@ -73,7 +74,7 @@ def _public_addresses(host: str, port: int, allow_private: bool) -> list[str]:
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not allow_private and not ip.is_global:
+        if not allow_private and not is_public(ip):
             raise Forbidden(f"{host!r} resolves to a non-public address; refusing to fetch it")
     if not addresses:
         raise InvalidInput(f"cannot resolve {host!r}")

@@ -18,6 +18,7 @@ import socket
 from urllib.parse import urlsplit
 
 from countersignal.errors import Forbidden, InvalidInput
+from countersignal.netguard import is_public
 
 
 def check_url(url: str, *, allow_private: bool = False) -> None:
@@ -37,7 +38,7 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
         raise InvalidInput(f"cannot resolve partner host {parts.hostname!r}: {exc}") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
+        if not is_public(address):
             raise Forbidden(
                 f"partner host {parts.hostname!r} resolves to non-public address {address}; "
                 "set allow_private_network on the partner entry if that is intended"

@@ -1,0 +1,190 @@
+"""Every outbound-request guard (webhook deliveries, TAXII partner pulls and pushes, content
+fetched by URL) refuses private, loopback, link-local and otherwise internal destinations in
+every spelling, unless an administrator allowed private targets, and never follows a redirect
+inward. Real resolution (getaddrinfo) and real loopback HTTP servers throughout."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from countersignal.actions import ssrf as webhook_guard
+from countersignal.api import content
+from countersignal.errors import CountersignalError
+from countersignal.exchange import ssrf as partner_guard
+from countersignal.exchange.client import PartnerEndpoint, TaxiiClient
+from countersignal.netguard import is_public
+from countersignal.settings import ApiSettings
+
+HOSTILE = [
+    "http://127.0.0.1/", "http://127.8.9.10:8080/x", "http://localhost/", "http://vm/",
+    "http://0.0.0.0/", "http://0/", "http://10.1.2.3/", "http://172.16.0.1/",
+    "http://192.168.1.1/", "http://100.64.0.1/", "http://169.254.169.254/latest/meta-data/",
+    "http://2130706433/",  # decimal 127.0.0.1
+    "http://0x7f000001/", "http://0x7f.0.0.1/",  # hex
+    "http://017700000001/", "http://0177.0.0.01/",  # octal
+    "http://127.1/", "http://10.1/",  # short forms
+    "http://[::1]/", "http://[::]/", "http://[fe80::1]/", "http://[fc00::1]/",
+    "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://[::ffff:169.254.169.254]/",
+    "http://[::127.0.0.1]/",  # IPv4-compatible
+    "http://[64:ff9b::7f00:1]/", "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 to 127/8, 169.254/16
+    "http://[2002:7f00:1::]/", "http://[2002:a9fe:a9fe::]/",  # 6to4
+    "http://224.0.0.1/", "http://[ff02::1]/",  # multicast
+    "https://LOCALHOST./", "http://127.0.0.1.:80/",
+]
+
+
+def _fetch_guard(url: str) -> None:
+    host = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]").rstrip(".")
+    settings = ApiSettings(fetch_enabled=True, fetch_allowed_hosts=[host.lower()],
+                           fetch_timeout_s=2)
+    content.fetch_url(url, settings)
+
+
+GUARDS: dict[str, Callable[[str], object]] = {
+    "webhooks": webhook_guard.check_url,
+    "taxii partners": partner_guard.check_url,
+    "fetch by URL": _fetch_guard,
+}
+
+
+@pytest.mark.parametrize("guard", sorted(GUARDS))
+@pytest.mark.parametrize("url", HOSTILE)
+def test_internal_destinations_are_refused(guard: str, url: str) -> None:
+    with pytest.raises(CountersignalError) as refused:
+        GUARDS[guard](url)
+    assert refused.value.http_status in (400, 403, 422), refused.value
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8",
+                                     "64:ff9b::808:808", "2002:808:808::"])
+def test_public_addresses_and_public_carriers_stay_allowed(address: str) -> None:
+    assert is_public(address)
+    host = f"[{address}]" if ":" in address else address
+    webhook_guard.check_url(f"https://{host}/hook")
+    partner_guard.check_url(f"https://{host}/taxii2/")
+
+
+@pytest.mark.parametrize("url", ["http://user:pw@8.8.8.8/", "file:///etc/passwd",
+                                 "gopher://8.8.8.8/", "ftp://8.8.8.8/", "http:///x"])
+def test_schemes_and_credentials(url: str) -> None:
+    for guard in GUARDS.values():
+        with pytest.raises(CountersignalError):
+            guard(url)
+
+
+def test_private_targets_only_when_explicitly_allowed() -> None:
+    assert webhook_guard.check_url("http://127.0.0.1:9/x", allow_private=True)
+    partner_guard.check_url("http://127.0.0.1:9/x", allow_private=True)
+
+
+# --- redirects -----------------------------------------------------------------------------
+
+
+class Hits:
+    """A loopback HTTP server: ``/go?to=URL`` redirects there, anything else answers 200."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        hits = self.paths
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                hits.append(self.path)
+                if self.path.startswith("/go?to="):
+                    self.send_response(302)
+                    self.send_header("Location", self.path.removeprefix("/go?to="))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/taxii+json;version=2.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def origin() -> Iterator[Hits]:
+    hits = Hits()
+    yield hits
+    hits.server.shutdown()
+
+
+@pytest.fixture
+def inside() -> Iterator[Hits]:
+    """Stands for an internal service the redirects try to reach."""
+    hits = Hits()
+    yield hits
+    hits.server.shutdown()
+
+
+def test_taxii_client_never_follows_a_redirect(origin: Hits, inside: Hits) -> None:
+    endpoint = PartnerEndpoint(f"{origin.url}/go?to={inside.url}/secret/",
+                               allow_private_network=True)
+    with TaxiiClient(endpoint, timeout=5) as client, pytest.raises(CountersignalError,
+                                                                   match="redirect"):
+        client.request("GET", "")
+    assert origin.paths and not inside.paths
+
+
+def test_fetch_follows_redirects_only_to_public_addresses(origin: Hits, inside: Hits,
+                                                          monkeypatch) -> None:
+    """The first hop stands for a public site: only its name is resolved by a stub (no public
+    address loops back here); every later hop goes through the real guard."""
+    real = content._public_addresses
+
+    def public_first_hop(host: str, port: int, allow_private: bool) -> list[str]:
+        return ["127.0.0.1"] if host == "public.test" else real(host, port, allow_private)
+
+    monkeypatch.setattr(content, "_public_addresses", public_first_hop)
+    port = origin.server.server_port
+    settings = ApiSettings(fetch_enabled=True, fetch_allowed_hosts=["public.test", "localhost",
+                                                                    "127.0.0.1"],
+                           fetch_timeout_s=5)
+    body, _ = content.fetch_url(f"http://public.test:{port}/plain", settings)
+    assert body == b'{"ok": true}'
+    for target in (f"{inside.url}/secret", f"http://localhost:{inside.server.server_port}/x",
+                   f"http://[::ffff:127.0.0.1]:{inside.server.server_port}/x"):
+        with pytest.raises(CountersignalError):
+            content.fetch_url(f"http://public.test:{port}/go?to={target}", settings)
+    assert not inside.paths
+
+
+def test_webhook_delivery_never_follows_a_redirect(sqlite_template, tmp_path, origin: Hits,
+                                                   inside: Hits) -> None:
+    """Even to an endpoint the operator allowed onto a private network, a 302 is a failed
+    attempt: the delivery (signed, with the action data) never reaches the redirect target."""
+    import shutil
+
+    from countersignal.actions import webhooks
+    from countersignal.actions.crypto import Keyring
+    from countersignal.auth import Principal
+    from countersignal.db import make_engine, session_factory, transaction
+
+    shutil.copyfile(sqlite_template, tmp_path / "db.sqlite")
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    factory, keyring = session_factory(engine), Keyring.generate()
+    with transaction(factory) as session:
+        webhooks.register_endpoint(
+            session, Principal.system("tests"), url=f"{origin.url}/go?to={inside.url}/x",
+            keyring=keyring, allow_private=True, organisation_id="org_redirect")
+        event = sorted(webhooks.EVENTS)[0]
+        webhooks.enqueue(session, organisation_id="org_redirect", event=event,
+                         subject_id="s1", data={"case": "c1"})
+    report = webhooks.deliver_due(factory, keyring=keyring)
+    engine.dispose()
+    assert report.delivered == 0 and origin.paths and not inside.paths
