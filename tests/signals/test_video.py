@@ -8,12 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from countersignal.errors import InvalidSignal, UnsupportedContent
+from countersignal.errors import InvalidInput, InvalidSignal, UnsupportedContent
 from countersignal.settings import Limits
-from countersignal.signals import hash_file, parse_vpdq
+from countersignal.signals import hash_bytes, hash_file, parse_vpdq
 from countersignal.signals.file import digest_file
 from countersignal.signals.pdq import PDQ
 from countersignal.signals.video import (
+    BANK_SECONDS_PER_HASH,
     NO_BARS,
     VPDQ,
     Bars,
@@ -22,6 +23,7 @@ from countersignal.signals.video import (
     format_vpdq,
     frame_bars,
     hash_video,
+    seconds_per_hash_for,
     vpdq_match,
 )
 
@@ -176,3 +178,40 @@ def test_decoder_timeout_gives_a_clear_error(videos) -> None:
     limits = Limits(video_hash_timeout_s=0.001, video_hash_timeout_per_video_s=0)
     with pytest.raises(UnsupportedContent, match="timed out after"):
         hash_video(videos["original"], limits=limits)
+
+
+def test_recut_matches_only_a_densely_hashed_bank_copy(make_video, videos) -> None:
+    """A copy trimmed by half a second samples other instants: at one frame per second on
+    both sides no frame meets; hashed for a bank (every 1/30 s) the original holds a frame
+    at each instant the 1 fps query samples, and unrelated video still does not match."""
+    recut = make_video("recut.mp4", videos["original"], extra=("-ss", "0.5"))
+    query = hash_file(recut)[1].value  # matching hashes at one frame per second
+    assert parse_vpdq(query)[1].timestamp == 1.0
+    bank_sparse = hash_file(videos["original"])[1].value
+    bank_dense = hash_file(videos["original"], purpose="bank")[1]
+    assert bank_dense.meta["seconds_per_hash"] == pytest.approx(BANK_SECONDS_PER_HASH, abs=1e-4)
+    assert bank_dense.meta["frames"] >= 25 * len(parse_vpdq(bank_sparse))
+    in_memory = hash_bytes(videos["original"].read_bytes(), purpose="bank")[1]
+    assert in_memory.value == bank_dense.value
+    assert VPDQ.distance(query, bank_sparse) > VPDQ.default_threshold
+    assert VPDQ.distance(query, bank_dense.value) <= VPDQ.default_threshold
+    other = hash_file(videos["other"])[1].value
+    assert VPDQ.distance(other, bank_dense.value) > VPDQ.default_threshold
+
+
+def test_dense_bank_hash_crops_like_the_query(make_video, videos) -> None:
+    """Bars are decided on the same one-per-second frames whatever the sampling rate."""
+    boxed = make_video(
+        "boxed.mp4", videos["original"], extra=("-vf", "scale=112:120,pad=160:120:24:0:black")
+    )
+    query = hash_video(boxed)
+    bank = hash_video(boxed, seconds_per_hash=BANK_SECONDS_PER_HASH)
+    assert bank.meta["cropped"] == query.meta["cropped"]
+    every_30th = parse_vpdq(bank.value)[::30]
+    assert vpdq_match(query.value, every_30th).query_percent == 100.0
+
+
+def test_unknown_hash_purpose_is_refused(videos) -> None:
+    assert seconds_per_hash_for("query") == 1.0
+    with pytest.raises(InvalidInput, match="purpose"):
+        hash_file(videos["original"], purpose="archive")  # type: ignore[arg-type]

@@ -87,7 +87,10 @@ def add(
     source: Annotated[str, typer.Option(help="provenance: where this content came from")] = "",
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1)] = 1,
 ) -> None:
-    """Hash files and add each as a bank item (one item per file)."""
+    """Hash files and add each as a bank item (one item per file).
+
+    Videos are hashed densely (every 1/30 s) so that re-cuts of them still match queries
+    hashed at one frame per second."""
     from countersignal.banks.service import ItemInput, LabelInput, SignalInput, add_item, get_bank
     from countersignal.cli.core import expand_paths, hash_with_progress
 
@@ -98,7 +101,9 @@ def add(
     with rt.sessions() as session:
         target = get_bank(session, org, bank)
         files = expand_paths(paths)
-        for result in hash_with_progress(files, jobs=jobs, dihedral=False, label="adding"):
+        for result in hash_with_progress(
+            files, jobs=jobs, dihedral=False, label="adding", purpose="bank"
+        ):
             if result.error:
                 failed += 1
                 err.print(f"[yellow]{result.path}: {result.error}")

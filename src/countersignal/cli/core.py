@@ -45,15 +45,20 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return [Path(p) for p in walk(paths)]
 
 
-def hash_with_progress(files: list[Path], *, jobs: int, dihedral: bool, label: str):
-    """Yield HashResult per file while a progress bar (stderr) shows rate and errors."""
+def hash_with_progress(
+    files: list[Path], *, jobs: int, dihedral: bool, label: str, purpose: str = "query"
+):
+    """Yield HashResult per file while a progress bar (stderr) shows rate and errors.
+
+    ``purpose="bank"`` only where the results go into a bank (dense video frames)."""
     from countersignal.signals import iter_hash_paths
 
     started, errors = time.monotonic(), 0
     with Progress(*progress_columns(), console=err, transient=not err.is_terminal) as bar:
         task = bar.add_task(label, total=len(files), rate="")
         for done, result in enumerate(
-            iter_hash_paths([str(f) for f in files], jobs=jobs, dihedral=dihedral), start=1
+            iter_hash_paths([str(f) for f in files], jobs=jobs, dihedral=dihedral, purpose=purpose),
+            start=1,
         ):
             errors += result.error is not None
             rate = done / max(time.monotonic() - started, 1e-9)
@@ -61,11 +66,26 @@ def hash_with_progress(files: list[Path], *, jobs: int, dihedral: bool, label: s
             yield result
 
 
-def hash_command(paths: PathsArg, jobs: JobsOpt = 1, dihedral: DihedralOpt = False) -> None:
+def hash_command(
+    paths: PathsArg,
+    jobs: JobsOpt = 1,
+    dihedral: DihedralOpt = False,
+    for_bank: Annotated[
+        bool,
+        typer.Option(
+            "--for-bank",
+            help="hash as 'bank add' does (videos every 1/30 s, so re-cuts match), for "
+            "signals to import into a bank; default: as a query (videos 1 frame per second)",
+        ),
+    ] = False,
+) -> None:
     """Hash files and folders; one JSON line per file on stdout (errors included)."""
     files = expand_paths(paths)
     failed = 0
-    for result in hash_with_progress(files, jobs=jobs, dihedral=dihedral, label="hashing"):
+    purpose = "bank" if for_bank else "query"
+    for result in hash_with_progress(
+        files, jobs=jobs, dihedral=dihedral, label="hashing", purpose=purpose
+    ):
         failed += result.error is not None
         record = {
             "path": result.path,

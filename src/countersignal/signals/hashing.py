@@ -2,6 +2,10 @@
 
 One entry point per input shape (file path, bytes, folder batch) so the CLI, the API and
 workers hash the same way. Every hostile-input limit is enforced before a decoder runs.
+
+``purpose`` says why content is hashed (:data:`~countersignal.signals.video.HashPurpose`):
+``"query"`` (the default) for everything matched against banks, ``"bank"`` only where content
+is added to a bank, which hashes videos densely so that re-cuts of them still match.
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ from countersignal.signals.base import Signal
 from countersignal.signals.file import MD5, SHA256, VideoMD5, digest_bytes, digest_file, sniff_kind
 from countersignal.signals.pdq import hash_image
 from countersignal.signals.text import hash_text
-from countersignal.signals.video import NoVideoStream, hash_video
+from countersignal.signals.video import (
+    HashPurpose,
+    NoVideoStream,
+    hash_video,
+    seconds_per_hash_for,
+)
 
 SNIFF_BYTES = 512
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".csv", ".tsv", ".json", ".html", ".htm"})
@@ -43,12 +52,18 @@ class HashResult:
 
 
 def hash_file(
-    path: str | Path, *, dihedral: bool = False, limits: Limits | None = None
+    path: str | Path,
+    *,
+    dihedral: bool = False,
+    limits: Limits | None = None,
+    purpose: HashPurpose = "query",
 ) -> list[Signal]:
     """Every signal of a file: image -> pdq, md5, sha256; video -> video_md5, vpdq, sha256;
     UTF-8 text -> text_exact, text_near, md5, sha256; anything else -> md5, sha256.
+    ``purpose="bank"`` samples vpdq frames densely (see the module docstring).
     """
     limits = limits or get_settings().limits
+    seconds_per_hash = seconds_per_hash_for(purpose)
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -64,7 +79,7 @@ def hash_file(
     kind = sniff_kind(head)
     if kind == "video":
         try:
-            vpdq = hash_video(path, limits=limits)
+            vpdq = hash_video(path, limits=limits, seconds_per_hash=seconds_per_hash)
         except NoVideoStream:  # audio in a video container: hashed as plain bytes
             kind = "other"
         else:
@@ -89,6 +104,7 @@ def hash_bytes(
     content_type: str | None = None,
     dihedral: bool = False,
     limits: Limits | None = None,
+    purpose: HashPurpose = "query",
 ) -> list[Signal]:
     """Like :func:`hash_file` for content in memory.
 
@@ -97,6 +113,7 @@ def hash_bytes(
     :class:`UnsupportedContent` instead of silently getting digests only.
     """
     limits = limits or get_settings().limits
+    seconds_per_hash = seconds_per_hash_for(purpose)
     _check_size(len(data), limits)
     kind = sniff_kind(data[:SNIFF_BYTES])
     declared_text = (content_type or "").startswith("text/") or (
@@ -109,7 +126,7 @@ def hash_bytes(
             path = Path(folder) / "video"
             path.write_bytes(data)
             try:
-                vpdq = hash_video(path, limits=limits)
+                vpdq = hash_video(path, limits=limits, seconds_per_hash=seconds_per_hash)
             except NoVideoStream:  # audio in a video container: hashed as plain bytes
                 kind = "other"
         if kind == "video":
@@ -185,9 +202,9 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[str]:
             yield str(path)
 
 
-def _hash_one(path: str, dihedral: bool, limits: Limits) -> HashResult:
+def _hash_one(path: str, dihedral: bool, limits: Limits, purpose: HashPurpose) -> HashResult:
     try:
-        return HashResult(path, hash_file(path, dihedral=dihedral, limits=limits))
+        return HashResult(path, hash_file(path, dihedral=dihedral, limits=limits, purpose=purpose))
     except CountersignalError as exc:
         return HashResult(path, error=f"{type(exc).__name__}: {exc.message}")
     except Exception as exc:
@@ -200,6 +217,7 @@ def iter_hash_paths(
     jobs: int = 1,
     dihedral: bool = False,
     limits: Limits | None = None,
+    purpose: HashPurpose = "query",
 ) -> Iterator[HashResult]:
     """Hash files and folders (walked recursively, in sorted order), yielding results in order.
 
@@ -208,16 +226,17 @@ def iter_hash_paths(
     under the GIL, so threads would not scale).
     """
     limits = limits or get_settings().limits
+    seconds_per_hash_for(purpose)  # an unknown purpose fails before any file is hashed
     files = expand_paths(paths)
     if jobs <= 1:
         for path in files:
-            yield _hash_one(path, dihedral, limits)
+            yield _hash_one(path, dihedral, limits, purpose)
         return
-    yield from _hash_parallel(files, jobs, dihedral, limits)
+    yield from _hash_parallel(files, jobs, dihedral, limits, purpose)
 
 
 def _hash_parallel(
-    files: Iterator[str], jobs: int, dihedral: bool, limits: Limits
+    files: Iterator[str], jobs: int, dihedral: bool, limits: Limits, purpose: HashPurpose
 ) -> Iterator[HashResult]:
     """Hash in a process pool with a bounded window of files in flight, in input order.
 
@@ -231,7 +250,7 @@ def _hash_parallel(
     try:
         while True:
             while len(window) < 4 * jobs and (path := next(files, None)) is not None:
-                window.append((path, pool.submit(_hash_one, path, dihedral, limits)))
+                window.append((path, pool.submit(_hash_one, path, dihedral, limits, purpose)))
             if not window:
                 return
             path, future = window[0]
@@ -243,7 +262,7 @@ def _hash_parallel(
                 window.clear()
                 for stranded_path, stranded_future in stranded:
                     yield _finished(stranded_future) or _hash_isolated(
-                        stranded_path, dihedral, limits
+                        stranded_path, dihedral, limits, purpose
                     )
                 pool = ProcessPoolExecutor(max_workers=jobs)
                 continue
@@ -259,10 +278,10 @@ def _finished(future: Future) -> HashResult | None:
     return None
 
 
-def _hash_isolated(path: str, dihedral: bool, limits: Limits) -> HashResult:
+def _hash_isolated(path: str, dihedral: bool, limits: Limits, purpose: HashPurpose) -> HashResult:
     with ProcessPoolExecutor(max_workers=1) as single:
         try:
-            return single.submit(_hash_one, path, dihedral, limits).result()
+            return single.submit(_hash_one, path, dihedral, limits, purpose).result()
         except BrokenProcessPool:
             return HashResult(
                 path, error="UnsupportedContent: the hashing process crashed on this file"

@@ -3,7 +3,9 @@
 Value format of ``vpdq`` (the one python-threatexchange and HMA store, so banks exchange
 without conversion): a JSON array with one string per hashed frame,
 ``"<64 hex pdq>,<quality 0..100>,<timestamp seconds>"``, in frame order, e.g.
-``["f8f8...9b22,100,0.000", "f8f8...9b22,98,1.000"]``. Frames are sampled one per second.
+``["f8f8...9b22,100,0.000", "f8f8...9b22,98,1.000"]``. Frames are sampled at a fixed rate in
+time that depends on the *purpose* of the hash (see :data:`HashPurpose`): one per second for
+anything matched against banks, every 1/30 s for videos added to a bank.
 The canonical form writes timestamps with three decimals (pytx writes three *significant*
 digits, which it and we both parse). The format has no frame number: ``parse_vpdq`` numbers
 frames by position.
@@ -13,6 +15,14 @@ drop frames of quality < 50, then a query frame matches when some candidate fram
 PDQ distance 31. ``distance(query, candidate) = 100 - query match percentage``, so the
 default threshold 20 means "at least 80% of the query's frames are found in the candidate".
 It is asymmetric on purpose: a short clip of a long video matches it, not the other way.
+
+Asymmetric sampling: a re-cut (a copy trimmed by a fraction of a second) samples its frames
+at other instants than the original, and in fast scenes even one frame (1/30 s) of offset
+costs 30-70 PDQ bits. So a banked video is hashed densely (:data:`BANK_SECONDS_PER_HASH`) and
+a query at one frame per second then always finds a bank frame within half a source frame of
+each of its own. Only the query's percentage decides a match, so the bank side may hold as
+many frames as it likes; its ``compared_percent`` then counts the share of *its* frames hit
+and is low by design (a 1 fps query hits about one bank frame in 30).
 """
 
 from __future__ import annotations
@@ -24,22 +34,38 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, ClassVar, NamedTuple
+from typing import IO, ClassVar, Literal, NamedTuple, get_args
 
 import numpy as np
 import pdqhash
 
-from countersignal.errors import ContentTooLarge, InvalidSignal, UnsupportedContent
+from countersignal.errors import ContentTooLarge, InvalidInput, InvalidSignal, UnsupportedContent
 from countersignal.settings import Limits, get_settings
 from countersignal.signals.base import Signal, SignalType
 from countersignal.signals.pdq import PDQ, hex_to_words
 
 FRAME_DISTANCE_THRESHOLD = 31
 FRAME_QUALITY_THRESHOLD = 50
-SECONDS_PER_HASH = 1.0
+SECONDS_PER_HASH = 1.0  # queries: submissions, matching, backfill
+BANK_SECONDS_PER_HASH = 1 / 30  # banked videos: every frame of a 30 fps source
 PROBE_TIMEOUT_S = 30
+
+HashPurpose = Literal["query", "bank"]
+"""Why content is hashed: ``"query"`` to match it against banks (videos at one frame per
+second), ``"bank"`` to add it to a bank (videos densely, so re-cuts of it still match; see the
+module docstring). Only videos differ; every other signal is the same for both purposes."""
+
+
+def seconds_per_hash_for(purpose: HashPurpose) -> float:
+    """The vPDQ sampling interval for a purpose; :class:`InvalidInput` for an unknown one."""
+    if purpose == "bank":
+        return BANK_SECONDS_PER_HASH
+    if purpose == "query":
+        return SECONDS_PER_HASH
+    raise InvalidInput(f"hash purpose must be one of {get_args(HashPurpose)}, not {purpose!r}")
 
 
 class NoVideoStream(UnsupportedContent):
@@ -280,51 +306,23 @@ def _read_frames(stream: IO[bytes], size: int) -> Iterator[np.ndarray]:
         yield np.frombuffer(data, dtype=np.uint8).reshape(size, size, 3)
 
 
-def _hash_frames(
-    decoded: Iterator[np.ndarray], seconds_per_hash: float, crop_bars: bool, size: int
-) -> tuple[list[VpdqFrame], Bars]:
-    """PDQ of each sampled frame, bars decided on the first window (kept for hashing)."""
-    window = list(itertools.islice(decoded, CROP_WINDOW_FRAMES))
-    bars = choose_bars([frame_bars(f) for f in window], size, size) if crop_bars else NO_BARS
-    frames = [
-        _pdq_frame(frame, bars, number, number * seconds_per_hash)
-        for number, frame in enumerate(itertools.chain(window, decoded))
-    ]
-    return frames, bars
-
-
 def _hash_timeout(info: VideoInfo, limits: Limits) -> float:
     return limits.video_hash_timeout_s + limits.video_hash_timeout_per_video_s * info.duration
 
 
-def hash_video(
-    path: str | Path,
-    *,
-    limits: Limits | None = None,
-    seconds_per_hash: float = SECONDS_PER_HASH,
-    crop_bars: bool = True,
-) -> Signal:
-    """The ``vpdq`` signal of a video file: probe, decode with ffmpeg, crop bars, PDQ per frame.
+@contextmanager
+def _decoded(
+    path: Path, seconds_per_hash: float, timeout: float, first_seconds: float | None = None
+) -> Iterator[Iterator[np.ndarray]]:
+    """Frames sampled by ffmpeg at ``seconds_per_hash``, square :data:`HASH_FRAME_SIZE` RGB.
 
-    Why not ``vpdq.computeHash``: it hashes whole frames, so a letterboxed copy shares no
-    frame with the original, and it picks every n-th *frame*, so copies at 25 and 29.97 fps
-    drift apart. Here ffmpeg samples at a fixed rate in time (``fps`` filter, nearest frame)
-    and scales each frame to 512x512; the bars are found on the first
-    :data:`CROP_WINDOW_FRAMES` sampled frames (:func:`choose_bars`) and cut off before PDQ.
-    The value format is vpdq's (HMA exchanges it unchanged); on a video without bars the
-    frame hashes stay within a few bits of vpdq's.
-
-    ffmpeg runs as a child process, so a decoder crash is an error, not ours; it is killed
-    after ``limits.video_hash_timeout_s`` plus ``video_hash_timeout_per_video_s`` per second
-    of probed duration (decoding runs far faster than real time, so only a decoder stuck on
-    hostile input reaches it). Frames stream through a pipe: memory stays bounded.
+    The caller must read every frame. ffmpeg is killed after ``timeout`` seconds; its failure
+    or the timeout raises :class:`UnsupportedContent` when the block ends.
     """
-    limits = limits or get_settings().limits
-    info = probe_video(path, limits=limits)
-    timeout = _hash_timeout(info, limits)
     size = HASH_FRAME_SIZE
     command = [
         "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
+        *(["-t", str(first_seconds)] if first_seconds is not None else []),
         "-vf", f"fps=fps={1 / seconds_per_hash}:round=up,scale={size}:{size}:flags=area,"
                "format=rgb24",
         "-f", "rawvideo", "pipe:1",
@@ -341,9 +339,7 @@ def hash_video(
         watchdog.start()
         try:
             assert process.stdout is not None
-            frames, bars = _hash_frames(
-                _read_frames(process.stdout, size), seconds_per_hash, crop_bars, size
-            )
+            yield _read_frames(process.stdout, size)
             returncode = process.wait()
         finally:
             watchdog.cancel()
@@ -356,11 +352,69 @@ def hash_video(
             lines = errors.read().decode(errors="replace").strip().splitlines()
             reason = (lines or ["unknown error"])[-1][:200]
             raise UnsupportedContent(f"ffmpeg could not decode the video: {reason}")
+
+
+def _bars_of(window: list[np.ndarray]) -> Bars:
+    return choose_bars([frame_bars(f) for f in window], HASH_FRAME_SIZE, HASH_FRAME_SIZE)
+
+
+def hash_video(
+    path: str | Path,
+    *,
+    limits: Limits | None = None,
+    seconds_per_hash: float = SECONDS_PER_HASH,
+    crop_bars: bool = True,
+) -> Signal:
+    """The ``vpdq`` signal of a video file: probe, decode with ffmpeg, crop bars, PDQ per frame.
+
+    ``seconds_per_hash`` is the sampling interval: :data:`SECONDS_PER_HASH` for queries,
+    :data:`BANK_SECONDS_PER_HASH` for banked videos (:func:`seconds_per_hash_for`).
+
+    Why not ``vpdq.computeHash``: it hashes whole frames, so a letterboxed copy shares no
+    frame with the original, and it picks every n-th *frame*, so copies at 25 and 29.97 fps
+    drift apart. Here ffmpeg samples at a fixed rate in time (``fps`` filter, nearest frame)
+    and scales each frame to 512x512; the bars are found on the frames at the first
+    :data:`CROP_WINDOW_FRAMES` whole seconds (:func:`choose_bars`) and cut off before PDQ.
+    Those are the instants a one-per-second query samples, so a dense bank hash and a query
+    hash of one file crop alike: at one frame per second the window is buffered from the
+    single decoding pass; a denser hash decodes that window in a short first pass instead
+    (buffering 30 s of every frame would take 700 MB). The value format is vpdq's (HMA
+    exchanges it unchanged); on a video without bars the frame hashes stay within a few bits
+    of vpdq's.
+
+    ffmpeg runs as a child process, so a decoder crash is an error, not ours; it is killed
+    after ``limits.video_hash_timeout_s`` plus ``video_hash_timeout_per_video_s`` per second
+    of probed duration (decoding runs far faster than real time, so only a decoder stuck on
+    hostile input reaches it). Frames stream through a pipe: memory stays bounded.
+    """
+    limits = limits or get_settings().limits
+    path = Path(path)
+    info = probe_video(path, limits=limits)
+    timeout = _hash_timeout(info, limits)
+    bars, window = NO_BARS, []
+    dense = seconds_per_hash < SECONDS_PER_HASH
+    if crop_bars and dense:
+        window_seconds = CROP_WINDOW_FRAMES * SECONDS_PER_HASH
+        with _decoded(path, SECONDS_PER_HASH, timeout, first_seconds=window_seconds) as sampled:
+            bars = _bars_of(list(sampled))
+    with _decoded(path, seconds_per_hash, timeout) as decoded:
+        if crop_bars and not dense:
+            window = list(itertools.islice(decoded, CROP_WINDOW_FRAMES))
+            bars = _bars_of(window)
+        frames = [
+            _pdq_frame(frame, bars, number, number * seconds_per_hash)
+            for number, frame in enumerate(itertools.chain(window, decoded))
+        ]
     if not frames:
         raise UnsupportedContent("no frames could be decoded from the video")
     usable = sum(f.quality >= FRAME_QUALITY_THRESHOLD for f in frames)
-    meta: dict = {"frames": len(frames), "duration": round(info.duration, 3)}
+    meta: dict = {
+        "frames": len(frames),
+        "duration": round(info.duration, 3),
+        "seconds_per_hash": round(seconds_per_hash, 4),
+    }
     if bars != NO_BARS:
+        size = HASH_FRAME_SIZE
         meta["cropped"] = dict(zip(Bars._fields, (round(v / size, 4) for v in bars), strict=True))
     if usable == 0:
         meta["unreliable"] = True
