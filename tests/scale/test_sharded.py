@@ -1,0 +1,106 @@
+"""ShardedPDQIndex on local Ray actors answers exactly what one PDQIndex answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from countersignal.index.pdq import PDQIndex, as_words
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    if started:
+        ray.shutdown()
+
+
+def random_words(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(0, 2**64 - 1, size=(n, 4), dtype=np.uint64, endpoint=True)
+
+
+def flipped(rng: np.random.Generator, words: np.ndarray, max_bits: int) -> np.ndarray:
+    out = words.copy()
+    for row in out:
+        for bit in rng.choice(256, size=int(rng.integers(0, max_bits + 1)), replace=False):
+            row[bit // 64] ^= np.uint64(1) << np.uint64(int(bit) % 64)
+    return out
+
+
+def hexes(words: np.ndarray) -> list[str]:
+    raw = np.ascontiguousarray(words).astype(">u8").tobytes()
+    return [raw[i : i + 32].hex() for i in range(0, len(raw), 32)]
+
+
+@pytest.mark.slow
+def test_sharded_index_agrees_with_one_index(local_ray, tmp_path):
+    from countersignal.index.sharded import ShardedPDQIndex
+
+    rng = np.random.default_rng(21)
+    # Near-duplicate clusters (many hits per query), uniform hashes, ids past uint32, and one
+    # value stored under several ids (so merging must keep every id).
+    centres = random_words(rng, 20)
+    stored = np.concatenate(
+        [flipped(rng, centres[rng.integers(0, 20, 1500)], 20), random_words(rng, 4500)]
+    )
+    stored[100] = stored[101] = stored[102]
+    ids = rng.permutation(len(stored)).astype(np.int64) * 7 + (1 << 33)
+    single, sharded = PDQIndex(), ShardedPDQIndex(shards=3, actor_cpus=0.5)
+    try:
+        for start in range(0, len(stored), 4500):  # a bulk segment, then buffered rows
+            single.add_words(ids[start : start + 4500], stored[start : start + 4500])
+            sharded.add_words(ids[start : start + 4500], stored[start : start + 4500])
+        single.add(ids[:5] + 1, hexes(stored[:5]))  # small adds through hex
+        sharded.add(ids[:5] + 1, hexes(stored[:5]))
+        gone = ids[rng.choice(len(ids), 300, replace=False)]
+        assert sharded.remove(gone) == single.remove(gone) == 300
+        assert len(sharded) == len(single)
+
+        queries = np.concatenate([flipped(rng, stored[:80], 35), random_words(rng, 20)])
+        for threshold in (0, 31, 45):
+            expected = single.query_words(queries, threshold)
+            assert sharded.query_words(queries, threshold) == expected
+            if threshold >= 31:  # the clusters really are hit, many rows per query
+                assert any(len(hits) > 3 for hits in expected)
+        values = hexes(queries[:20])
+        assert [sharded.query(v) for v in values] == [single.query(v) for v in values]
+        assert sharded.query_batch(values, 31) == single.query_batch(values, 31)
+
+        sharded.compact()
+        sharded.save(tmp_path / "sharded")
+        sharded.close()  # frees its CPUs for the restored shards
+        restored = ShardedPDQIndex.load(tmp_path / "sharded", actor_cpus=0.5)
+        try:
+            assert len(restored) == len(single)
+            assert restored.query_words(queries, 31) == single.query_words(queries, 31)
+        finally:
+            restored.close()
+    finally:
+        sharded.close()
+
+
+def test_sharded_index_rejects_bad_input(local_ray, tmp_path):
+    from countersignal.errors import InvalidInput, InvalidSignal, Unavailable
+    from countersignal.index.sharded import ShardedPDQIndex
+
+    with pytest.raises(InvalidInput):
+        ShardedPDQIndex(shards=0)
+    with pytest.raises(InvalidInput):
+        ShardedPDQIndex.load(tmp_path / "nothing-here")
+    with pytest.raises(Unavailable):  # more CPUs than the cluster has: fails, not hangs
+        ShardedPDQIndex(shards=3, actor_cpus=1.0, start_timeout_s=5)
+    index = ShardedPDQIndex(shards=2, actor_cpus=0.5)
+    try:
+        with pytest.raises(InvalidSignal):
+            index.add([1], ["not a hash"])
+        with pytest.raises(InvalidInput):
+            index.add([1, 2], ["0" * 64])
+        assert len(index) == 0 and index.query("0" * 64) == []
+        assert as_words(["0" * 64]).shape == (1, 4)
+    finally:
+        index.close()
