@@ -143,3 +143,20 @@ def test_late_committed_sequence_numbers_are_not_skipped(session_factory):
     assert matcher.status()["pending_holes"] == 0
     hits = {h.signal_id for h in matcher.query([Signal("pdq", b), Signal("pdq", c)])}
     assert hits == {sig_id + 1000, sig_id + 1001}
+
+
+def test_a_malformed_logged_value_is_skipped_not_wedging_the_log(session_factory):
+    """A bad value in the change log (e.g. written by an old version) is counted and skipped;
+    the good changes around it still land and the log position moves on."""
+    rng = random.Random(9)
+    good = random_pdq(rng)
+    _add(session_factory, "b", [SignalInput("pdq", good)])
+    with session_factory.begin() as s:
+        s.add(SignalChange(signal_id=999_001, type="pdq", value="not-a-hash", op="add"))
+    later = random_pdq(rng)
+    _add(session_factory, "b", [SignalInput("pdq", later)])
+    matcher = Matcher(session_factory).load()
+    status = matcher.status()
+    assert status["rejected_changes"] == 1 and status["indexes"]["pdq"] == 2
+    assert matcher.sync() == 0  # nothing retried forever
+    assert {h.signal_id for h in matcher.query([Signal("pdq", later)])}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -25,11 +26,13 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from countersignal.banks.models import Bank, BankItem, Signal, SignalChange
-from countersignal.errors import InvalidInput
+from countersignal.banks.models import Bank, BankItem, Label, Signal, SignalChange
+from countersignal.errors import CountersignalError, InvalidInput
 from countersignal.index.base import SignalIndex
 from countersignal.signals import Signal as ContentSignal
 from countersignal.signals import get_signal_type
+
+log = logging.getLogger("countersignal.index")
 
 HOLE_PATIENCE_S = 300.0
 SYNC_BATCH = 20_000
@@ -69,6 +72,7 @@ class Matcher:
         self._holes: dict[int, float] = {}
         self.ready = False
         self.last_sync = 0.0
+        self.rejected = 0
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -157,35 +161,38 @@ class Matcher:
         applied = 0
         with self._lock, self._factory() as session:
             while True:
-                rows = self._fetch_changes(session)
+                rows, seq, holes = self._fetch_changes(session)
                 if not rows:
+                    self._holes = holes
                     break
+                # Position moves only after the changes are in: a failure is retried next sync.
                 self._apply(rows)
+                self.applied_seq, self._holes = seq, holes
                 applied += len(rows)
                 if len(rows) < SYNC_BATCH:
                     break
             self.last_sync = time.monotonic()
         return applied
 
-    def _fetch_changes(self, session: Session) -> list[SignalChange]:
+    def _fetch_changes(self, session: Session) -> tuple[list[SignalChange], int, dict[int, float]]:
+        """The next changes, and the log position and holes once they are applied."""
         now = time.monotonic()
-        self._holes = {s: t for s, t in self._holes.items() if now - t < HOLE_PATIENCE_S}
+        holes = {s: t for s, t in self._holes.items() if now - t < HOLE_PATIENCE_S}
         condition = SignalChange.seq > self.applied_seq
-        if self._holes:
-            condition = or_(condition, SignalChange.seq.in_(list(self._holes)))
+        if holes:
+            condition = or_(condition, SignalChange.seq.in_(list(holes)))
         rows = list(
             session.scalars(
                 select(SignalChange).where(condition).order_by(SignalChange.seq).limit(SYNC_BATCH)
             )
         )
-        expected = self.applied_seq + 1
+        seq = self.applied_seq
         for row in rows:
-            self._holes.pop(row.seq, None)
-            if row.seq > self.applied_seq:
-                self._holes.update({s: now for s in range(expected, row.seq)})
-                expected = row.seq + 1
-                self.applied_seq = row.seq
-        return rows
+            holes.pop(row.seq, None)
+            if row.seq > seq:
+                holes.update({s: now for s in range(seq + 1, row.seq)})
+                seq = row.seq
+        return rows, seq, holes
 
     def _apply(self, rows: Sequence[SignalChange]) -> None:
         # Group consecutive runs of the same (type, op) so indexes get batched calls in order.
@@ -203,10 +210,19 @@ class Matcher:
         index = self._indexes.get(stype)
         if index is None:
             index = self._indexes[stype] = index_class(stype)()
-        if op == "add":
-            index.add([r.signal_id for r in run], [r.value for r in run])
-        else:
+        if op == "remove":
             index.remove([r.signal_id for r in run])
+            return
+        try:
+            index.add([r.signal_id for r in run], [r.value for r in run])
+        except CountersignalError:
+            # One malformed value must not wedge the log: add the rest, skip and count it.
+            for row in run:
+                try:
+                    index.add([row.signal_id], [row.value])
+                except CountersignalError as exc:
+                    self.rejected += 1
+                    log.warning("change %s (%s) skipped: %s", row.seq, row.type, exc.message)
 
     # --- querying ---------------------------------------------------------------------------
 
@@ -216,6 +232,7 @@ class Matcher:
                 "ready": self.ready,
                 "applied_seq": self.applied_seq,
                 "pending_holes": len(self._holes),
+                "rejected_changes": self.rejected,
                 "indexes": {t: len(i) for t, i in sorted(self._indexes.items())},
             }
 
@@ -280,8 +297,22 @@ def match_signals(
     for hit in hits:
         if hit.signal_id not in best or hit.distance < best[hit.signal_id].distance:
             best[hit.signal_id] = hit
+    # Two plain queries (rows, then labels): this is the hot path of every lookup.
     query = (
-        select(Signal, BankItem, Bank)
+        select(
+            Signal.id,
+            Signal.type,
+            Signal.value,
+            BankItem.id,
+            BankItem.external_id,
+            BankItem.source,
+            BankItem.source_ref,
+            BankItem.tlp,
+            Bank.id,
+            Bank.name,
+            Bank.trusted,
+            Bank.tlp,
+        )
         .join(BankItem, BankItem.id == Signal.item_id)
         .join(Bank, Bank.id == Signal.bank_id)
         .where(
@@ -293,28 +324,49 @@ def match_signals(
     )
     if bank_ids is not None:
         query = query.where(Bank.id.in_(list(bank_ids)))
+    rows = session.execute(query).all()
+    labels: dict[str, list[dict]] = {}
+    if rows:
+        for item_id, kind, value, reference in session.execute(
+            select(Label.item_id, Label.kind, Label.value, Label.reference)
+            .where(Label.item_id.in_({row[3] for row in rows}))
+            .order_by(Label.id)
+        ):
+            labels.setdefault(item_id, []).append(
+                {"kind": kind, "value": value, "reference": reference}
+            )
     results = []
-    for sig, item, bank in session.execute(query):
-        hit = best[sig.id]
+    for (
+        sig_id,
+        stype,
+        svalue,
+        item_id,
+        external_id,
+        source,
+        source_ref,
+        item_tlp,
+        bank_id,
+        bank_name,
+        trusted,
+        bank_tlp,
+    ) in rows:
+        hit = best[sig_id]
         results.append(
             MatchResult(
-                signal_id=sig.id,
-                signal_type=sig.type,
-                signal_value=sig.value,
+                signal_id=sig_id,
+                signal_type=stype,
+                signal_value=svalue,
                 distance=hit.distance,
                 query_value=hit.query_value,
-                bank_id=bank.id,
-                bank_name=bank.name,
-                bank_trusted=bank.trusted,
-                item_id=item.id,
-                external_id=item.external_id,
-                source=item.source,
-                source_ref=item.source_ref,
-                labels=[
-                    {"kind": lb.kind, "value": lb.value, "reference": lb.reference}
-                    for lb in item.labels
-                ],
-                tlp=item.tlp or bank.tlp,
+                bank_id=bank_id,
+                bank_name=bank_name,
+                bank_trusted=trusted,
+                item_id=item_id,
+                external_id=external_id,
+                source=source,
+                source_ref=source_ref,
+                labels=labels.get(item_id, []),
+                tlp=item_tlp or bank_tlp,
                 extra=hit.extra,
             )
         )
