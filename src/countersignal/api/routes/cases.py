@@ -335,7 +335,7 @@ def queue(
     status: Annotated[list[Literal["open", "pending_confirmation", "escalated", "decided",
                                    "reinstated"]] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CaseList:
     """Cases most urgent first (threat to life, crisis, removal orders, designated entities,
     the rest; oldest first within each)."""
