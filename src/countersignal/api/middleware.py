@@ -52,7 +52,10 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                # No response is ever to be sniffed into another type (HTML, script).
+                headers.setdefault("x-content-type-options", "nosniff")
             await send(message)
 
         try:

@@ -38,6 +38,12 @@ SessionDep = Annotated[Session, Depends(get_session)]
 STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript"}
 ACTION_KEYS = {"remove": "r", "restrict": "t", "label": "l", "leave_up": "u", "escalate": "e"}
 PREVIEW_PIXELS = 480
+# Shown inline to a reviewer who chose to reveal them: raster images and videos only. The type
+# is the uploader's claim, so anything else (SVG and HTML can carry script) is a download.
+INLINE_MEDIA_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff",
+    "video/mp4", "video/webm", "video/ogg", "video/quicktime", "video/x-matroska",
+})
 
 
 def page(handler):
@@ -201,8 +207,9 @@ async def case_content(request: Request, session: SessionDep, case_id: str):
     content, media_type = _case_content(
         request, session, who, case_id, f"case review {case_id}: reviewer revealed content"
     )
-    inline = media_type.startswith(("image/", "video/"))
-    response = Response(content, media_type=media_type if inline else "application/octet-stream")
+    essence = media_type.split(";", 1)[0].strip().lower()
+    inline = essence in INLINE_MEDIA_TYPES
+    response = Response(content, media_type=essence if inline else "application/octet-stream")
     response.headers["Content-Disposition"] = (
         "inline" if inline else f'attachment; filename="{case_id}.bin"'
     )
