@@ -1,6 +1,6 @@
 """Overhead of ShardedPDQIndex (Ray actors) against one in-process PDQIndex on the same hashes.
 
-    .venv/bin/python bench/sharded_index.py --n 1000000 --shards 2 --num-cpus 2 --docs docs/scaling.md
+    .venv/bin/python bench/sharded_index.py --n 1000000 --shards 2 --docs docs/scaling.md
 
 Same seeded random hashes and queries (half stored hashes with 0-31 bits flipped, half random)
 for both; results are checked equal query by query (so recall is the single index's, 1.000).
