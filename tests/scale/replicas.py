@@ -76,6 +76,9 @@ class Replica:
     def start(self) -> None:
         """Start and wait until ``/readyz`` answers 200 (indexes loaded and caught up)."""
         self.start_in_background()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.process.poll() is not None:
@@ -189,7 +192,9 @@ def start_cluster(tmp: Path, count: int, env: dict[str, str]) -> Cluster:
     try:
         replicas[0].start()  # migrates; the others then find the schema in place
         for replica in replicas[1:]:
-            replica.start()
+            replica.start_in_background()
+        for replica in replicas[1:]:
+            replica.wait_ready()
         cluster.headers = {"Authorization": f"Bearer {curator_token(database_url)}"}
         with cluster.client(0) as client:
             response = client.post("/v1/banks", json={"name": "replicated"})
@@ -211,6 +216,10 @@ def add_to_visible_latencies(cluster: Cluster, adds: int) -> list[float]:
     """Seconds from an add's 201 on one replica to its first match on the next one."""
     clients = [cluster.client(i) for i in range(len(cluster.replicas))]
     try:
+        warm_up = random_pdq()  # a process's first PDQ query loads the kernels (~1 s)
+        add_signal(clients[0], cluster.bank_id, warm_up)
+        for client in clients:
+            wait_visible(client, warm_up)
         latencies = []
         for number in range(adds):
             writer = number % len(clients)
