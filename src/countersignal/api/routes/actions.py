@@ -139,8 +139,11 @@ def register(request: Request, body: EndpointIn, session: DbSession,
     docs/due-process.md. Private and loopback destinations are refused."""
     endpoint, secret = webhooks.register_endpoint(
         session, principal, url=body.url, events=body.events, keyring=vault_of(request).keyring)
+    # Built before the commit: a response that cannot be made must not leave an endpoint
+    # whose secret nobody ever saw.
+    out = EndpointCreated(**EndpointOut.model_validate(endpoint).model_dump(), secret=secret)
     session.commit()
-    return EndpointCreated.model_validate(endpoint).model_copy(update={"secret": secret})
+    return out
 
 
 @router.get("/webhooks", response_model=EndpointList)
