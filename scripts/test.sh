@@ -21,4 +21,5 @@ if ! .venv/bin/python scripts/pg_ready.py "$pg_url"; then
 fi
 
 .venv/bin/ruff check src tests bench
+bash scripts/audit_deps.sh  # fails on a known vulnerability; says so when it cannot check
 .venv/bin/python -m pytest "$@"
