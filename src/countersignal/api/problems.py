@@ -156,9 +156,10 @@ async def value_out_of_range(request: Request, exc: Exception) -> JSONResponse:
     PostgreSQL: DataError). Routes should bound their parameters; this keeps a missed bound a
     client error rather than a 500."""
     log.info("value out of range on %s %s: %s", request.method, request.url.path, _short(exc))
-    return problem_response(
-        request, 422, "a value in the request is out of range", title="Invalid input"
-    )
+    detail = "a value in the request is out of range"
+    if "NUL" in _short(exc) or "\\u0000" in _short(exc):
+        detail = "text in the request must not contain NUL (0x00) characters"
+    return problem_response(request, 422, detail, title="Invalid input")
 
 
 def install(app: FastAPI) -> None:
