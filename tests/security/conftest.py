@@ -26,6 +26,7 @@ class Stack:
     org: Org
     email: str
     password: str
+    pid: int
 
     def api(self, role: str | None = "admin", **kwargs) -> httpx.Client:
         headers = self.org.headers(role) if role else {}
@@ -72,7 +73,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                         email=email, display_name="Rita Reviewer",
                         roles=["reviewer", "admin"], password=PASSWORD)
         engine.dispose()
-        yield Stack(url, database_url, log, org, email, PASSWORD)
+        yield Stack(url, database_url, log, org, email, PASSWORD, process.pid)
     finally:
         stop_server(process)
 
