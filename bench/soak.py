@@ -360,6 +360,7 @@ def report(args, soak: Soak, samples: list, ledger: dict, ticks: int, collection
         "open_files_start_end": [samples[0][2], samples[-1][2]] if samples else None,
         "open_files_slope_per_min": round(slope_per_minute(ts, [s[2] for s in samples]), 3),
         "latency": latency,
+        "samples_t_s_rss_mib_open_files": [[round(t, 1), round(r, 1), f] for t, r, f in samples],
         "accounting": {k: list(v) for k, v in ledger.items()},
     }
     unaccounted = [k for k, (told, found) in ledger.items() if told != found]
