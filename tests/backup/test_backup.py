@@ -210,6 +210,9 @@ def test_keys_stay_out_unless_asked_and_damage_is_caught(pair):
     dest = source.settings.home.parent / "backup"
     manifest = create_backup(source.settings, dest)
     assert not manifest.includes_keys and manifest.vault_key_id
+    assert not [p for p in manifest.parts if Path(p).name.startswith(".")], "no lock/temp files"
+    assert {"indexes/matcher.json", "indexes/pdq.idx", manifest.database_part} <= set(
+        manifest.parts)
     key_text = (source.settings.home / "vault.key").read_bytes().strip()
     for path in dest.rglob("*"):
         if path.is_file():

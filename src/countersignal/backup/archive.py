@@ -19,6 +19,7 @@ a temporary file and ``os.replace``: an interrupted backup never looks like a fi
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -104,36 +105,43 @@ def _key_id(material: bytes | None) -> str | None:
 # --- taking a backup -----------------------------------------------------------------------
 
 
+@contextmanager
+def _index_folder_lock(folder: Path, *, exclusive: bool) -> Iterator[None]:
+    """The matcher's snapshot-folder lock (``flock`` on its lock file), so a copy never mixes
+    index files and a manifest from two different saves."""
+    from countersignal.index.matcher import LOCK_FILE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def _snapshot_indexes(settings: Settings, folder: Path) -> int:
-    """Snapshots of the current banks in ``folder``: the live snapshot (when it is a
-    consistent one) brought up to the change log's head, else rebuilt from the log."""
+    """Snapshots of the current banks in ``folder``: the live snapshot (copied under the
+    matcher's folder lock) brought up to the change log's head, else rebuilt from the log."""
     from countersignal.db import make_engine, session_factory
     from countersignal.index.matcher import MANIFEST as INDEX_MANIFEST
     from countersignal.index.matcher import Matcher
 
     live = settings.effective_index_dir
     folder.mkdir(parents=True)
-    manifest = live / INDEX_MANIFEST
-    if manifest.is_file():
-        before = manifest.read_bytes()
-        names = [f"{t}.idx" for t in json.loads(before)["types"]]
-        for name in names:
-            if (live / name).is_file():
-                shutil.copy2(live / name, folder / name)
-        shutil.copy2(manifest, folder / INDEX_MANIFEST)
-        copied_after_save = all(
-            (live / n).is_file() and (live / n).stat().st_mtime <= manifest.stat().st_mtime
-            for n in names
-        )
-        if manifest.read_bytes() != before or not copied_after_save:  # a save ran meanwhile
-            for path in list(folder.iterdir()):
-                path.unlink()
+    with _index_folder_lock(live, exclusive=False):
+        manifest = live / INDEX_MANIFEST
+        if manifest.is_file():
+            for name in [f"{t}.idx" for t in json.loads(manifest.read_bytes())["types"]]:
+                if (live / name).is_file():
+                    shutil.copy2(live / name, folder / name)
+            shutil.copy2(manifest, folder / INDEX_MANIFEST)
     engine = make_engine(settings.effective_database_url)
     try:
         try:
             matcher = Matcher(session_factory(engine), folder).load()
         except InvalidInput:  # a corrupt live snapshot: rebuild from the log alone
-            for path in list(folder.iterdir()):
+            for path in [p for p in folder.iterdir() if p.is_file()]:
                 path.unlink()
             matcher = Matcher(session_factory(engine), folder).load()
         matcher.save()
@@ -180,6 +188,9 @@ def _stage(settings: Settings, folder: Path, include_keys: bool) -> Manifest:
         index_seq=index_seq,
     )
     for path in _files(folder):
+        if _is_temporary(path):  # e.g. the matcher's lock file in the staged index folder
+            path.unlink()
+            continue
         manifest.parts[path.relative_to(folder).as_posix()] = {
             "sha256": _sha256(path), "bytes": path.stat().st_size
         }
@@ -319,10 +330,11 @@ def restore_backup(settings: Settings, src: Path, *, force: bool = False) -> Man
         database.restore(url, folder / manifest.database_part, force=force)
         _replace_folder(folder / "vault", settings.vault_dir or settings.home / "vault")
         index_dir = settings.effective_index_dir
-        (index_dir / INDEX_MANIFEST).unlink(missing_ok=True)  # never pair old manifest, new idx
-        for stale in index_dir.glob("*.idx"):
-            stale.unlink()
-        _replace_folder(folder / "indexes", index_dir, last=INDEX_MANIFEST)
+        with _index_folder_lock(index_dir, exclusive=True):
+            (index_dir / INDEX_MANIFEST).unlink(missing_ok=True)  # never old manifest, new idx
+            for stale in index_dir.glob("*.idx"):
+                stale.unlink()
+            _replace_folder(folder / "indexes", index_dir, last=INDEX_MANIFEST)
     counts = database.table_counts(url)
     if counts != manifest.row_counts:
         differ = sorted(t for t in set(counts) | set(manifest.row_counts)
