@@ -188,3 +188,45 @@ def test_webhook_delivery_never_follows_a_redirect(sqlite_template, tmp_path, or
     report = webhooks.deliver_due(factory, keyring=keyring)
     engine.dispose()
     assert report.delivered == 0 and origin.paths and not inside.paths
+
+
+def test_webhook_delivery_connects_to_the_checked_address(sqlite_template, tmp_path, origin,
+                                                          monkeypatch) -> None:
+    """DNS rebinding: the name resolves to the receiver when checked and to an unreachable
+    address afterwards (a stub resolver stands for the attacker's DNS server). The delivery
+    must reach the checked address; a second lookup at connection time would miss it."""
+    import shutil
+    import socket
+
+    from countersignal.actions import webhooks
+    from countersignal.actions.crypto import Keyring
+    from countersignal.auth import Principal
+    from countersignal.db import make_engine, session_factory, transaction
+
+    real = socket.getaddrinfo
+    answers = {"rebind.test": 0}
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        answers[host] += 1
+        address = "127.0.0.1" if answers[host] % 2 else "10.255.255.1"
+        return real(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    shutil.copyfile(sqlite_template, tmp_path / "db.sqlite")
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    factory, keyring = session_factory(engine), Keyring.generate()
+    with transaction(factory) as session:
+        webhooks.register_endpoint(
+            session, Principal.system("tests"),
+            url=f"http://rebind.test:{origin.server.server_port}/hook", keyring=keyring,
+            allow_private=True, organisation_id="org_rebind")
+        webhooks.enqueue(session, organisation_id="org_rebind",
+                         event=sorted(webhooks.EVENTS)[0], subject_id="s1", data={})
+    answers["rebind.test"] = 0  # the delivery's check gets the receiver, any later lookup not
+    report = webhooks.deliver_due(factory, keyring=keyring,
+                                  policy=webhooks.RetryPolicy(timeout_s=3))
+    engine.dispose()
+    assert origin.paths == ["/hook"] and report.delivered == 1
+    assert answers["rebind.test"] == 1  # one lookup: the check's

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from countersignal.actions.crypto import Keyring
 from countersignal.actions.models import OutboxMessage, WebhookEndpoint
-from countersignal.actions.ssrf import check_url
+from countersignal.actions.ssrf import check_url, pin
 from countersignal.audit import Target, record
 from countersignal.auth.principal import Principal, require, require_own
 from countersignal.db import transaction, utcnow
@@ -317,11 +317,13 @@ def _deliver_one(factory, message_id, keyring, client, now, policy) -> str:
     try:
         if not active:
             raise InvalidInput("the endpoint was deactivated; nothing was sent")
-        check_url(url, allow_private=allow_private)
+        target = pin(url, allow_private=allow_private)
         response = client.post(
-            url,
+            target.url,
             content=body,
+            extensions={"sni_hostname": target.sni_hostname},
             headers={
+                "Host": target.host_header,
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: sign(secret, body, int(now.timestamp())),
                 IDEMPOTENCY_HEADER: key,
