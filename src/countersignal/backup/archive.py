@@ -244,8 +244,11 @@ def _opened(src: Path) -> Iterator[Path]:
     if not src.is_file():
         raise InvalidInput(f"no backup at {src}")
     with tempfile.TemporaryDirectory(prefix="countersignal-restore-") as tmp:
-        with tarfile.open(src) as tar:
-            tar.extractall(tmp, filter="data")
+        try:  # the "data" filter refuses ../, absolute names, links outside, devices
+            with tarfile.open(src) as tar:
+                tar.extractall(tmp, filter="data")
+        except tarfile.TarError as exc:
+            raise InvalidInput(f"{src} is not a usable backup archive: {exc}") from None
         yield Path(tmp)
 
 
