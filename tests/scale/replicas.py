@@ -216,7 +216,7 @@ def add_to_visible_latencies(cluster: Cluster, adds: int) -> list[float]:
     """Seconds from an add's 201 on one replica to its first match on the next one."""
     clients = [cluster.client(i) for i in range(len(cluster.replicas))]
     try:
-        warm_up = random_pdq()  # a process's first PDQ query loads the kernels (~1 s)
+        warm_up = random_pdq()  # first requests: connection set-up, caches
         add_signal(clients[0], cluster.bank_id, warm_up)
         for client in clients:
             wait_visible(client, warm_up)
