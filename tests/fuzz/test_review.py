@@ -65,3 +65,11 @@ def test_pathological_drafts_are_bounded_and_scale_linearly() -> None:
     limit = get_settings().limits.max_review_chars
     with pytest.raises(ContentTooLarge):
         review_article("x" * (limit + 1))
+
+
+def test_letters_without_a_unicode_name_in_a_russian_draft() -> None:
+    """Found by the fuzzer: pymorphy3 raised ValueError (unicodedata.name) on letters such
+    as U+17000 inside a Russian draft, which the API answered with a 500."""
+    report = review_article("Полиция сообщила о задержании подозреваемого. \U00017000слово",
+                            language="ru")
+    assert "\U00017000" in report.text

@@ -220,7 +220,10 @@ def russian_pipeline() -> dict[str, Any]:
 @lru_cache(maxsize=65536)
 def russian_lemma(word: str) -> str:
     analyzer = russian_pipeline()["lemmatizer"]
-    parses = analyzer.parse(word.lower())
+    try:
+        parses = analyzer.parse(word.lower())
+    except ValueError:  # pymorphy3 asks unicodedata.name(), which has none for some letters
+        return word.lower()
     return parses[0].normal_form.replace("ё", "е") if parses else word.lower()
 
 
