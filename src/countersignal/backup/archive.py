@@ -12,8 +12,9 @@
 * ``manifest.json`` — the sha256 and size of every part, the rows per table in the dump and
   the vault key's id (a fingerprint, not the key).
 
-A folder backup is written as ``DEST.partial`` and renamed when complete, an archive through
-a temporary file and ``os.replace``: an interrupted backup never looks like a finished one.
+Parts are staged in a hidden ``.DEST.*.partial`` folder beside ``DEST``, which is renamed to
+``DEST`` when complete (or packed into a temporary archive that ``os.replace`` puts at
+``DEST``): an interrupted backup never looks like a finished one.
 """
 
 from __future__ import annotations
