@@ -17,7 +17,7 @@ if [ -z "$report" ]; then
   .venv/bin/pip-audit --local --skip-editable --progress-spinner off --timeout 30 \
     --vulnerability-service "${AUDIT_SERVICE:-pypi}" --format json --output "$report" \
     >"$workdir/audit.log" 2>&1
-  echo "audit: pip-audit exited $? (its log: last lines below when nothing was audited)"
+  echo "audit: pip-audit exited $?; the end of its own log:"
   tail -n 3 "$workdir/audit.log" | sed 's/^/audit:   /'
 fi
 
