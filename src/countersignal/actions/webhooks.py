@@ -117,18 +117,6 @@ def verify_signature(
 # --- endpoints -----------------------------------------------------------------------------
 
 
-def _organisation(principal: Principal, organisation_id: str | None) -> str:
-    """The organisation a write is for: the caller's own, or (system callers) the named one."""
-    if principal.is_system:
-        if not organisation_id:
-            raise InvalidInput("organisation_id is required for system callers")
-        return organisation_id
-    if organisation_id not in (None, principal.organisation_id):
-        raise NotFound("organisation not found")
-    assert principal.organisation_id is not None
-    return principal.organisation_id
-
-
 def register_endpoint(
     session: Session,
     principal: Principal,
@@ -144,7 +132,7 @@ def register_endpoint(
     principal (the operator at the CLI) may set ``allow_private``: a tenant must never be able
     to point deliveries into the deployment's own network."""
     require(principal, "admin")
-    org = _organisation(principal, organisation_id)
+    org = principal.organisation_for(organisation_id)
     if allow_private and not principal.is_system:
         raise Forbidden("only the deployment's operator (the CLI) may allow a private, "
                         "loopback or link-local webhook destination")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from countersignal.audit import Actor
 from countersignal.auth.models import User
 from countersignal.auth.permissions import PERMISSIONS, permissions_for
-from countersignal.errors import Forbidden, NotFound
+from countersignal.errors import Forbidden, InvalidInput, NotFound
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,18 @@ class Principal:
         """A WHERE clause keeping only this caller's rows: ``select(Bank).where(p.own(Bank.
         organisation_id))``. The system principal sees every organisation."""
         return true() if self.is_system else column == self.organisation_id
+
+    def organisation_for(self, organisation_id: str | None = None) -> str:
+        """The organisation a write is for: the caller's own, or (system callers, which
+        belong to none) the one they name. Naming another organisation finds nothing."""
+        if self.is_system:
+            if not organisation_id:
+                raise InvalidInput("organisation_id is required for system callers")
+            return organisation_id
+        if organisation_id not in (None, self.organisation_id):
+            raise NotFound("organisation not found")
+        assert self.organisation_id is not None
+        return self.organisation_id
 
     @property
     def actor(self) -> Actor:

@@ -86,10 +86,10 @@ def receive_order(
     now: datetime | None = None,
 ) -> RemovalOrder:
     """Record a removal order and open its case; the clock runs from ``received_at``."""
-    from countersignal.cases.service import open_case, organisation_for
+    from countersignal.cases.service import open_case
 
     require(principal, "cases:decide")
-    org = organisation_for(principal, organisation_id)
+    org = principal.organisation_for(organisation_id)
     for name, value in (("authority", authority), ("authority_reference", authority_reference),
                         ("legal_basis", legal_basis), ("content_reference", content_reference)):
         if not (value or "").strip():

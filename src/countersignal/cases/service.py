@@ -40,7 +40,7 @@ from countersignal.cases.models import (
 )
 from countersignal.cases.policy import ClassifierEvidence, Evaluation, evaluate, get_policy
 from countersignal.db import utcnow
-from countersignal.errors import Conflict, Forbidden, InvalidInput, NotFound
+from countersignal.errors import Conflict, Forbidden, InvalidInput
 
 REVIEW_RETENTION = timedelta(days=30)
 OPEN_STATES = ("open", "escalated", "pending_confirmation")
@@ -51,18 +51,6 @@ def actor_key(principal: Principal) -> str:
     """A stable identity for "who decided" (a user, whichever token they used)."""
     actor = principal.actor
     return f"{actor.kind}:{actor.id}"
-
-
-def organisation_for(principal: Principal, organisation_id: str | None) -> str:
-    """The organisation a write is for: the caller's own, or (system callers) the named one."""
-    if principal.is_system:
-        if not organisation_id:
-            raise InvalidInput("organisation_id is required for system callers")
-        return organisation_id
-    if organisation_id not in (None, principal.organisation_id):
-        raise NotFound("organisation not found")
-    assert principal.organisation_id is not None
-    return principal.organisation_id
 
 
 # --- submissions ---------------------------------------------------------------------------
@@ -106,7 +94,7 @@ def submit(
     from countersignal.index.matcher import match_signals
 
     require(principal, "match")
-    org = organisation_for(principal, organisation_id)
+    org = principal.organisation_for(organisation_id)
     if not content_id or len(content_id) > 500:
         raise InvalidInput("content_id (the platform's id for the content) is required")
     if territory is not None and (len(territory) != 2 or not territory.isalpha()):
