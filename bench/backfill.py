@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from docsection import replace_section
 from PIL import Image
 
 RAY_NICENESS = "RAY_worker_niceness"  # read by Ray's raylet when it starts workers
@@ -125,16 +126,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, block: str) -> None:
-    begin, end = "<!-- bench:backfill -->", "<!-- /bench:backfill -->"
-    text = path.read_text() if path.exists() else ""
-    if begin not in text:
-        text += f"\n{begin}\n{end}\n"
-    before, rest = text.split(begin, 1)
-    after = rest.split(end, 1)[1] if end in rest else ""
-    path.write_text(f"{before}{begin}\n{block}\n{end}{after}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2000)
@@ -161,7 +152,7 @@ def main() -> None:
                  f"\n\n{table(rows)}")
         print(block)
         if args.docs:
-            write_docs(args.docs, block)
+            replace_section(args.docs, "backfill", block)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from docsection import replace_section
 
 THRESHOLD = 31
 
@@ -65,16 +66,6 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM"
-
-
-def write_docs(path: Path, block: str) -> None:
-    begin, end = "<!-- bench:sharded_index -->", "<!-- /bench:sharded_index -->"
-    text = path.read_text() if path.exists() else ""
-    if begin not in text:
-        text += f"\n{begin}\n{end}\n"
-    before, rest = text.split(begin, 1)
-    after = rest.split(end, 1)[1] if end in rest else ""
-    path.write_text(f"{before}{begin}\n{block}\n{end}{after}")
 
 
 def main() -> None:
@@ -130,7 +121,7 @@ def main() -> None:
     block = "\n".join(lines)
     print(block)
     if args.docs:
-        write_docs(args.docs, block)
+        replace_section(args.docs, "sharded_index", block)
 
 
 if __name__ == "__main__":
