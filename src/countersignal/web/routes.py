@@ -56,10 +56,30 @@ def page(handler):
             return await handler(request, *args, **kwargs)
         except LoginRequired as exc:
             return login_redirect(exc)
+        except FormRefused as exc:
+            return redirect(exc.back, exc.message, "error")
         except CountersignalError as exc:
             return html_error(request, None, exc.http_status, exc.message)
 
     return wrapper
+
+
+class FormRefused(Exception):
+    """A form's change was refused: back to ``back`` with the reason shown."""
+
+    def __init__(self, back: str, message: str) -> None:
+        self.back, self.message = back, message
+
+
+@contextlib.contextmanager
+def form_change(session: Session, back: str):
+    """Commit what the block changed, or roll it all back and return to ``back``."""
+    try:
+        yield
+        session.commit()
+    except CountersignalError as exc:
+        session.rollback()
+        raise FormRefused(back, exc.message) from exc
 
 
 def check_form(who: Viewer, csrf_token: str | None) -> None:
@@ -231,7 +251,7 @@ async def decide(
 ):
     who = viewer(request, session)
     check_form(who, csrf_token)
-    try:
+    with form_change(session, f"/ui/cases/{case_id}"):
         decision = service.decide(
             session,
             who.principal,
@@ -243,10 +263,6 @@ async def decide(
             territories=[t for t in territories.replace(" ", ",").split(",") if t],
             vault=vault_for(request),
         )
-        session.commit()
-    except CountersignalError as exc:
-        session.rollback()
-        return redirect(f"/ui/cases/{case_id}", exc.message, "error")
     if decision.status == "pending":
         return redirect(f"/ui/cases/{case_id}", "decision recorded; a second reviewer must confirm")
     return redirect("/ui/", f"case decided: {action.replace('_', ' ')}")
@@ -265,15 +281,11 @@ async def confirm(
 ):
     who = viewer(request, session)
     check_form(who, csrf_token)
-    try:
+    with form_change(session, f"/ui/cases/{case_id}"):
         if verdict == "confirm":
             service.confirm_decision(session, who.principal, decision_id, vault=vault_for(request))
         else:
             service.reject_decision(session, who.principal, decision_id, reason=reason)
-        session.commit()
-    except CountersignalError as exc:
-        session.rollback()
-        return redirect(f"/ui/cases/{case_id}", exc.message, "error")
     return redirect(f"/ui/cases/{case_id}", f"decision {verdict}ed")
 
 
@@ -301,14 +313,10 @@ async def decide_appeal(
 ):
     who = viewer(request, session)
     check_form(who, csrf_token)
-    try:
+    with form_change(session, f"/ui/cases/{case_id}"):
         appeals.decide_appeal(
             session, who.principal, appeal_id, outcome=outcome, explanation=explanation
         )
-        session.commit()
-    except CountersignalError as exc:
-        session.rollback()
-        return redirect(f"/ui/cases/{case_id}", exc.message, "error")
     return redirect(f"/ui/cases/{case_id}", f"appeal {outcome}")
 
 
@@ -337,7 +345,7 @@ async def respond_order(
 ):
     who = viewer(request, session)
     check_form(who, csrf_token)
-    try:
+    with form_change(session, "/ui/orders"):
         orders.respond_to_order(
             session,
             who.principal,
@@ -346,10 +354,6 @@ async def respond_order(
             reason=reason or None,
             explanation=explanation,
         )
-        session.commit()
-    except CountersignalError as exc:
-        session.rollback()
-        return redirect("/ui/orders", exc.message, "error")
     return redirect("/ui/orders", "answer to the authority recorded")
 
 
