@@ -51,11 +51,12 @@ def main() -> None:
     counts = {
         lang: {
             split: sum(i.language == lang and i.split == split for i in items)
-            for split in ("dev", "heldout", "accountability")
+            for split in ("dev", "heldout", "accountability", "heldout_accountability")
         }
         for lang in ("en", "ru")
     }
     flagged = sum(len(v) for v in result.accountability_flags.values())
+    held_flagged = sum(len(v) for v in result.heldout_accountability_flags.values())
     lines = [
         "## Responsible-reporting review",
         "",
@@ -68,7 +69,8 @@ def main() -> None:
         "`docs/review.md`). "
         + "; ".join(
             f"{lang}: {c['dev']} tuning drafts, {c['heldout']} held-out drafts, "
-            f"{c['accountability']} accountability pieces"
+            f"{c['accountability']} accountability pieces (+{c['heldout_accountability']} "
+            "held out)"
             for lang, c in counts.items()
         )
         + ". Precision is strict: a rule firing on any draft not written for it (other rules' "
@@ -91,7 +93,14 @@ def main() -> None:
         f"Accountability reporting (criticism of police and governments, disputed official "
         f"figures, failed operations reported afterwards): "
         f"{sum(result.accountability_items.values())} pieces, "
-        f"{flagged} caution or serious findings.",
+        f"{flagged} caution or serious findings; held-out accountability pieces: "
+        f"{sum(result.heldout_accountability_items.values())} pieces, "
+        f"{held_flagged} caution or serious findings"
+        + "".join(
+            f"; {lang}: " + "; ".join(flags)
+            for lang, flags in sorted(result.heldout_accountability_flags.items())
+        )
+        + ".",
         "",
         f"Model load (once per process): English {load_en:.1f} s, Russian {load_ru:.1f} s. "
         f"Per draft (median / max over the corpus drafts): English "

@@ -4,7 +4,8 @@ Corpus files (``tests/review/corpus/<lang>*.yaml``) list, per rule, drafts that 
 it (``positive``) and near-misses that must not (``near_miss``); ``heldout_*`` lists are kept
 apart and were not used for tuning (``roundN_heldout_*`` were, after being reported once).
 ``accountability`` holds legitimate accountability reporting that must produce no caution or
-serious finding. Precision is strict: a rule firing
+serious finding; ``heldout_accountability`` holds more of it, written with a held-out round and
+reported, not tuned on. Precision is strict: a rule firing
 on ANY draft not labelled for it (another rule's draft included, unless listed in ``allow``)
 is a false positive.
 """
@@ -30,9 +31,17 @@ LISTS = {
     "round1_heldout_near_miss": ("dev", False),
     "round2_heldout_positive": ("dev", True),
     "round2_heldout_near_miss": ("dev", False),
+    "round3_heldout_positive": ("dev", True),
+    "round3_heldout_near_miss": ("dev", False),
     "heldout_positive": ("heldout", True),
     "heldout_near_miss": ("heldout", False),
 }
+# top-level lists of accountability reporting -> split
+ACCOUNTABILITY_LISTS = {
+    "accountability": "accountability",
+    "heldout_accountability": "heldout_accountability",
+}
+HELDOUT_SPLITS = frozenset({"heldout", "heldout_accountability"})
 
 
 @dataclass
@@ -68,15 +77,21 @@ class Evaluation:
     scores: dict[tuple[str, str, str], RuleScore]  # (language, split, rule) -> score
     accountability_items: dict[str, int] = field(default_factory=dict)
     accountability_flags: dict[str, list[str]] = field(default_factory=dict)  # lang -> details
+    # the same for held-out accountability pieces (reported, not asserted or tuned on)
+    heldout_accountability_items: dict[str, int] = field(default_factory=dict)
+    heldout_accountability_flags: dict[str, list[str]] = field(default_factory=dict)
     misses: list[str] = field(default_factory=list)  # readable errors, for tuning and docs
 
 
 def load_corpus(path: Path) -> list[Item]:
     """Items of one corpus file; unknown list names are an error (typos must not hide items)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    unknown = set(data) - {"language", "rules", *ACCOUNTABILITY_LISTS}
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}")
     lang = data["language"]
     items: list[Item] = []
-    for rule, lists in data["rules"].items():
+    for rule, lists in (data.get("rules") or {}).items():
         for key, entries in lists.items():
             if key not in LISTS:
                 raise ValueError(f"{path}: unknown list {key!r} under {rule}")
@@ -88,8 +103,9 @@ def load_corpus(path: Path) -> list[Item]:
                     else (entry, frozenset())
                 )
                 items.append(Item(text, lang, rule, positive, split, allow))
-    for text in data.get("accountability", []):
-        items.append(Item(text, lang, None, False, "accountability"))
+    for key, split in ACCOUNTABILITY_LISTS.items():
+        for text in data.get(key) or []:
+            items.append(Item(text, lang, None, False, split))
     return items
 
 
@@ -107,15 +123,14 @@ def evaluate(items: list[Item], config: ReviewConfig | None = None) -> Evaluatio
     for item in items:
         report = review_article(item.text, language=item.language, config=config)
         fired = {f.rule_id for f in report.findings}
-        if item.split == "accountability":
-            result.accountability_items[item.language] = (
-                result.accountability_items.get(item.language, 0) + 1
-            )
+        if item.split in ACCOUNTABILITY_LISTS.values():
+            held = item.split == "heldout_accountability"
+            counted = result.heldout_accountability_items if held else result.accountability_items
+            flags = result.heldout_accountability_flags if held else result.accountability_flags
+            counted[item.language] = counted.get(item.language, 0) + 1
             serious = [f for f in report.findings if f.severity != Severity.advice]
             for f in serious:
-                result.accountability_flags.setdefault(item.language, []).append(
-                    f"{f.rule_id}: {f.excerpt}"
-                )
+                flags.setdefault(item.language, []).append(f"{f.rule_id}: {f.excerpt}")
             continue
         score = scores[(item.language, item.split, item.rule)]
         if item.positive:
