@@ -36,15 +36,46 @@ class Stack:
         """Log in through the form; Secure cookies are not sent back over plain http by
         httpx's cookie jar, so the session travels as an explicit Cookie header."""
         with httpx.Client(base_url=self.url, timeout=30) as anon:
-            reply = anon.post("/ui/login", data={"email": self.email, "password": self.password})
+            reply = post_login(anon, {"email": self.email, "password": self.password})
         assert reply.status_code == 303, reply.text
-        cookie = reply.headers["set-cookie"]
+        cookie = next(v for k, v in reply.headers.multi_items()
+                      if k == "set-cookie" and v.startswith("cs_session="))
         value = re.match(r"cs_session=([^;]+)", cookie).group(1)
         client = httpx.Client(base_url=self.url, timeout=30,
                               headers={"Cookie": f"cs_session={value}"})
         page = client.get("/ui/")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         return UiSession(client, value, token, cookie)
+
+
+@dataclass
+class LoginForm:
+    """What ``GET /ui/login`` hands a browser: the nonce cookie and the form's token."""
+
+    cookie: str  # the cs_login nonce
+    token: str  # the hidden csrf_token field
+    set_cookie: str
+
+
+def login_form(client: httpx.Client) -> LoginForm:
+    page = client.get("/ui/login")
+    assert page.status_code == 200, page.text
+    set_cookie = next(v for k, v in page.headers.multi_items()
+                      if k == "set-cookie" and v.startswith("cs_login="))
+    nonce = re.match(r"cs_login=([^;]+)", set_cookie).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return LoginForm(nonce, token, set_cookie)
+
+
+def post_login(client: httpx.Client, data: dict, form: LoginForm | None = None,
+               **kwargs) -> httpx.Response:
+    """POST the login form as a browser does: first GET it (its cookie and token), unless
+    ``form`` is given. The cookie travels as an explicit header (it is Secure, and this is
+    plain http)."""
+    form = form or login_form(client)
+    cookies = [c for c in (client.headers.get("Cookie"), f"cs_login={form.cookie}") if c]
+    return client.post("/ui/login", data={"csrf_token": form.token, **data},
+                       headers={"Cookie": "; ".join(cookies)}, **kwargs)
 
 
 @dataclass

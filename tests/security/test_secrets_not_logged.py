@@ -19,6 +19,8 @@ import httpx
 
 from api.conftest import COUNTERSIGNAL, make_org
 
+from .conftest import post_login
+
 
 def _partner_server() -> tuple[ThreadingHTTPServer, list[str]]:
     """A partner's TAXII server that records the credentials it is sent and answers 404."""
@@ -47,8 +49,7 @@ def test_no_secret_reaches_a_log_or_the_audit_table(stack, tmp_path) -> None:
 
     ui = stack.login()
     with httpx.Client(base_url=stack.url, timeout=30) as anonymous:
-        failed = anonymous.post("/ui/login", data={"email": stack.email,
-                                                   "password": wrong_password})
+        failed = post_login(anonymous, {"email": stack.email, "password": wrong_password})
         assert failed.status_code == 401
         assert wrong_password not in failed.text
         assert anonymous.get("/v1/me", headers={"Authorization": f"Bearer {near_token}"}

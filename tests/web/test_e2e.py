@@ -235,22 +235,36 @@ def test_removal_orders_in_time_and_late(stack, browser):
     page.screenshot(path=ARTIFACTS / "e2e-7-orders-answered.png", full_page=True)
 
 
+def login_post(client: httpx.Client, data: dict) -> httpx.Response:
+    """GET the login form (its nonce cookie and token), then POST it, as a browser does. The
+    cookie is Secure, which httpx's jar keeps from plain http, so it is passed by hand."""
+    form = client.get("/ui/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    return client.post("/ui/login", data={**data, "csrf_token": token},
+                       cookies={"cs_login": form.cookies["cs_login"]})
+
+
 @pytest.mark.filterwarnings("ignore:Setting per-request cookies:DeprecationWarning")
 def test_login_csrf_and_headers(stack, browser):
     with httpx.Client(base_url=stack.url, follow_redirects=False) as client:
         assert client.get("/ui/").status_code == 303
-        bad = client.post("/ui/login", data={"email": stack.users["alice"], "password": "nope"})
+        bad = login_post(client, {"email": stack.users["alice"], "password": "nope"})
         assert bad.status_code == 401 and "cs_session" not in bad.headers.get("set-cookie", "")
-        good = client.post(
-            "/ui/login",
-            data={
+        no_token = client.post("/ui/login", data={"email": stack.users["alice"],
+                                                   "password": PASSWORD})
+        assert no_token.status_code == 403 and "cs_session" not in no_token.headers.get(
+            "set-cookie", "")
+        good = login_post(
+            client,
+            {
                 "email": stack.users["alice"],
                 "password": PASSWORD,
                 "next": "https://evil.test/",
             },
         )
         assert good.status_code == 303 and good.headers["location"] == "/ui/"
-        cookie = good.headers["set-cookie"]
+        cookie = next(v for k, v in good.headers.multi_items()
+                      if k == "set-cookie" and v.startswith("cs_session="))
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Secure" in cookie
         page = client.get("/ui/", cookies={"cs_session": good.cookies["cs_session"]})
         assert page.status_code == 200
@@ -261,3 +275,46 @@ def test_login_csrf_and_headers(stack, browser):
         assert forged.status_code == 403
         still = client.get("/ui/", cookies={"cs_session": good.cookies["cs_session"]})
         assert still.status_code == 200
+
+
+def test_cross_site_login_post_logs_nobody_in(stack, browser):
+    """Login CSRF in a real browser: a page on another site (``localhost`` against the server's
+    ``127.0.0.1``) auto-submits the attacker's credentials to /ui/login. The browser had
+    opened the login form before, so it holds a login cookie; SameSite=Strict keeps it home and
+    the attacker cannot know the form's token: 403, and the browser has no session."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    attack = f"""<!doctype html><form id="f" method="post" action="{stack.url}/ui/login">
+    <input name="email" value="{stack.users['bob']}"><input name="password" value="{PASSWORD}">
+    <input name="csrf_token" value="guessed"></form>
+    <script>document.getElementById("f").submit()</script>""".encode()
+
+    class Attacker(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(attack)))
+            self.end_headers()
+            self.wfile.write(attack)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    try:
+        page.goto(f"{stack.url}/ui/login")
+        assert any(c["name"] == "cs_login" for c in page.context.cookies())
+        with page.expect_navigation(url=f"{stack.url}/ui/login"):
+            page.goto(f"http://localhost:{server.server_port}/attack")
+        assert "security token" in page.inner_text("body")
+        assert not any(c["name"] == "cs_session" for c in page.context.cookies())
+        assert "/ui/login" in page.goto(f"{stack.url}/ui/").url  # still logged out
+        # The victim's own login from the refusal page works (it carries a fresh token).
+        login(page, stack, "alice")
+        assert any(c["name"] == "cs_session" for c in page.context.cookies())
+    finally:
+        page.close()
+        server.shutdown()

@@ -2,7 +2,10 @@
 
 One 32-byte master key comes from ``settings.vault_key`` (base64) or a key file
 (``settings.vault_key_file``, default ``<home>/vault.key``, created with mode 0600 on first use).
-Two sub-keys are derived from it with HKDF so that encryption and addressing never share a key.
+Sub-keys are derived from it with HKDF, one ``info`` per purpose, so that no two uses share a
+key: vault encryption and addressing here, and through :meth:`Keyring.sealer` /
+:meth:`Keyring.subkey` other secrets at rest (partner credentials) and the login form's CSRF
+token. Every purpose string is listed in ``PURPOSES``; a new use adds its own.
 Blob addresses are HMAC-SHA256 of the plaintext, not a plain hash: the vault de-duplicates
 identical content, yet nobody holding only the disk can test whether a known file (whose
 SHA-256 is public in hash lists) is stored. The key is never logged or put in ``repr``.
@@ -37,6 +40,13 @@ class DecryptionFailed(CountersignalError):
     title = "Evidence could not be decrypted"
 
 
+VAULT_ENCRYPTION = b"countersignal vault encryption v1"
+VAULT_ADDRESS = b"countersignal vault address v1"
+PARTNER_CREDENTIALS = b"countersignal partner credentials v1"
+LOGIN_CSRF = b"countersignal login csrf v1"
+PURPOSES = frozenset({VAULT_ENCRYPTION, VAULT_ADDRESS, PARTNER_CREDENTIALS, LOGIN_CSRF})
+
+
 def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose).derive(
         master
@@ -49,8 +59,9 @@ class Keyring:
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) != KEY_BYTES:
             raise InvalidInput(f"the vault key must be {KEY_BYTES} bytes")
-        self._aead = AESGCM(_derive(master_key, b"countersignal vault encryption v1"))
-        self._mac_key = _derive(master_key, b"countersignal vault address v1")
+        self._master = master_key
+        self._aead = AESGCM(_derive(master_key, VAULT_ENCRYPTION))
+        self._mac_key = _derive(master_key, VAULT_ADDRESS)
         self.key_id = hashlib.sha256(b"key-id" + master_key).hexdigest()[:12]
 
     def __repr__(self) -> str:  # never show key material
@@ -70,6 +81,17 @@ class Keyring:
                 raise InvalidInput("COUNTERSIGNAL_VAULT_KEY is not valid base64") from exc
             return cls(raw)
         return cls(load_or_create_key_file(settings.vault_key_file or settings.home / "vault.key"))
+
+    def subkey(self, purpose: bytes) -> bytes:
+        """A key for one other purpose (HKDF with that purpose as ``info``); never one of the
+        vault's own two."""
+        if purpose not in PURPOSES or purpose in (VAULT_ENCRYPTION, VAULT_ADDRESS):
+            raise ValueError(f"unknown or reserved key purpose {purpose!r}")
+        return _derive(self._master, purpose)
+
+    def sealer(self, purpose: bytes) -> Sealer:
+        """AES-256-GCM under the ``purpose`` sub-key, for short secrets in database columns."""
+        return Sealer(self.subkey(purpose), self.key_id)
 
     def address(self, plaintext: bytes) -> str:
         """Keyed content address (hex): equal content, equal address, under this key only."""
@@ -97,6 +119,37 @@ class Keyring:
 
     def decrypt_text(self, token: str, *, context: str) -> str:
         return self.decrypt(base64.urlsafe_b64decode(token), context=context.encode()).decode()
+
+
+class Sealer:
+    """Seals short strings for a database column: URL-safe base64 of ``version || nonce ||
+    ciphertext+tag``, the ``context`` (e.g. the row id and column) bound as associated data, so a
+    value copied to another row or column does not open."""
+
+    def __init__(self, key: bytes, key_id: str) -> None:
+        self._aead = AESGCM(key)
+        self.key_id = key_id
+
+    def __repr__(self) -> str:  # never show key material
+        return f"Sealer(key_id={self.key_id!r})"
+
+    def seal(self, text: str, *, context: str) -> str:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        body = self._aead.encrypt(nonce, text.encode(), context.encode())
+        return base64.urlsafe_b64encode(FORMAT_VERSION + nonce + body).decode()
+
+    def open(self, sealed: str, *, context: str) -> str:
+        try:
+            blob = base64.urlsafe_b64decode(sealed)
+        except ValueError as exc:
+            raise DecryptionFailed("sealed value is not base64") from exc
+        if blob[:1] != FORMAT_VERSION or len(blob) < 1 + NONCE_BYTES + 16:
+            raise DecryptionFailed("unknown sealed-value format")
+        nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+        try:
+            return self._aead.decrypt(nonce, body, context.encode()).decode()
+        except InvalidTag as exc:
+            raise DecryptionFailed("sealed value does not open: wrong key or tampered") from exc
 
 
 def load_or_create_key_file(path: Path) -> bytes:

@@ -13,6 +13,7 @@ from PIL import Image, ImageFilter, ImageOps
 from sqlalchemy.orm import Session
 
 from countersignal.actions import webhooks
+from countersignal.actions.crypto import LOGIN_CSRF, Keyring
 from countersignal.actions.vault import Vault, read_entry
 from countersignal.api.deps import api_state, get_session
 from countersignal.cases import appeals, orders, service
@@ -100,9 +101,33 @@ async def static(name: str) -> Response:
 # --- login ---------------------------------------------------------------------------------
 
 
+def _cookie_secure(request: Request) -> bool:
+    return api_state(request).runtime.settings.web_secure_cookies or request.url.scheme == "https"
+
+
+def _login_key(request: Request) -> bytes:
+    return Keyring.from_settings(api_state(request).runtime.settings).subkey(LOGIN_CSRF)
+
+
+def login_form(request: Request, status: int = 200, **context) -> Response:
+    """The login page with a fresh CSRF token, its nonce set in a cookie of the login path."""
+    nonce, token = sessions.issue_login_token(_login_key(request))
+    response = render(request, "login.html", None, status=status, login_token=token, **context)
+    response.set_cookie(
+        sessions.LOGIN_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="strict",
+        secure=_cookie_secure(request),
+        max_age=int(sessions.LOGIN_FORM_TTL.total_seconds()),
+        path=sessions.LOGIN_COOKIE_PATH,
+    )
+    return response
+
+
 @router.get("/login")
 async def login_page(request: Request, next: str | None = None):
-    return render(request, "login.html", None, next=safe_next(next))
+    return login_form(request, next=safe_next(next))
 
 
 @router.post("/login")
@@ -112,9 +137,16 @@ async def login(
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=500)] = "/ui/",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
 ):
     state = api_state(request)
     client = request.client.host if request.client else "unknown"
+    try:  # before the password is even looked at: a forged login logs nobody in
+        sessions.check_login_token(
+            _login_key(request), request.cookies.get(sessions.LOGIN_COOKIE), csrf_token
+        )
+    except CountersignalError as exc:
+        return login_form(request, status=exc.http_status, error=exc.message, next=safe_next(next))
     try:
         state.auth_failures.peek(client)
         cookie, _user = sessions.login(session, email, password)
@@ -123,18 +155,25 @@ async def login(
         session.rollback()
         with contextlib.suppress(CountersignalError):
             state.auth_failures.take(client)
-        return render(request, "login.html", None, status=401, error=exc.message, next=next)
+        return login_form(request, status=401, error=exc.message, next=safe_next(next))
     except CountersignalError as exc:
-        return render(request, "login.html", None, status=exc.http_status, error=exc.message)
+        return login_form(request, status=exc.http_status, error=exc.message, next=safe_next(next))
     response = redirect(safe_next(next))
     response.set_cookie(
         sessions.COOKIE,
         cookie,
         httponly=True,
         samesite="strict",
-        secure=state.runtime.settings.web_secure_cookies,
+        secure=_cookie_secure(request),
         max_age=int(sessions.ABSOLUTE.total_seconds()),
         path="/ui",
+    )
+    response.delete_cookie(  # its nonce is spent; same attributes, or a browser may keep it
+        sessions.LOGIN_COOKIE,
+        path=sessions.LOGIN_COOKIE_PATH,
+        secure=_cookie_secure(request),
+        httponly=True,
+        samesite="strict",
     )
     return response
 
