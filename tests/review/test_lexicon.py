@@ -30,3 +30,13 @@ def test_russian_phrases_are_lemmatised_so_inflected_forms_match() -> None:
     lex = Lexicon(["заняли позицию"], russian_lemma)
     [match] = lex.match_tokens(a.tokens)
     assert a.text[match.start : match.end] == "заняли позиции"
+
+
+def test_a_name_matches_only_as_written_not_through_its_lemma() -> None:
+    # pymorphy3 gives "Льва" (the name Лев) and "львы" (lions) the same lemma, "лев"
+    lex = Lexicon(["львы"], russian_lemma)
+    name = analyse("Мать Льва Мартина попросила уважать частную жизнь семьи.", "ru")
+    assert any(t.in_name for t in name.tokens)
+    assert lex.match_tokens(name.tokens) == []
+    lions = analyse("Нападавшие сражались как львы.", "ru")
+    assert [m.phrase for m in lex.match_tokens(lions.tokens)] == ["львы"]

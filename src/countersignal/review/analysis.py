@@ -32,6 +32,7 @@ class Token:
     passive: bool = False
     verbform: str | None = None  # UD VerbForm: Fin, Inf, Part, Ger, Conv
     sent: int = 0
+    in_name: bool = False  # a proper noun inside a PERSON entity (set by Analysis)
 
     @property
     def is_word(self) -> bool:
@@ -93,6 +94,13 @@ class Analysis:
 
     def __post_init__(self) -> None:
         self._token_starts = [t.start for t in self.tokens]
+        # Names are not vocabulary: lexicons match them only by their written form, never
+        # through a lemma ("Лев", "Льва" are a man's name, not "львы"; "Вера" is not "вера").
+        for ent in self.entities:
+            if ent.label == "PERSON":
+                for tok in self.tokens_between(ent.start, ent.end):
+                    if tok.pos == "PROPN" or (not tok.pos and tok.text[:1].isupper()):
+                        tok.in_name = True
 
     # -- navigation -------------------------------------------------------------------------
     def sentence_tokens(self, sent: Sentence) -> list[Token]:

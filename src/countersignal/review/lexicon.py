@@ -4,6 +4,8 @@ An entry is a phrase of words; a word matches a token when it equals the token's
 form or its lemma, and a word ending in ``*`` matches any token that starts with it. For
 Russian the entry's own words are lemmatised too, so lexicons can be written in natural forms
 ("занимают позиции" matches "заняли позицию"). Punctuation between words is ignored.
+A token that is part of a person's name matches only the words as written, never through a
+lemma: lemmatisers conflate names with common nouns ("Льва" -> "лев" = the lemma of "львы").
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class _Word:
-    forms: frozenset[str]
+    forms: frozenset[str]  # the written form and its lemma
     prefix: str | None
+    written: frozenset[str] = frozenset()  # the written form only (what names may match)
 
 
 class Lexicon:
@@ -47,7 +50,7 @@ class Lexicon:
                     forms = {part}
                     if lemmatize is not None:
                         forms.add(lemmatize(part))
-                    words.append(_Word(frozenset(forms), None))
+                    words.append(_Word(frozenset(forms), None, frozenset({part})))
             if words:
                 self.phrases.append((phrase, tuple(words)))
         # Phrases by the forms of their first word, so a token only tries the phrases that can
@@ -67,8 +70,11 @@ class Lexicon:
         words = [t for t in tokens if t.is_word]
         found: list[Match] = []
         for n, word in enumerate(words):
-            starting = {*self._by_first_form.get(word.norm, ()),
-                        *self._by_first_form.get(word.lemma, ()), *self._prefix_first}
+            starting = {
+                *self._by_first_form.get(word.norm, ()),
+                *self._by_first_form.get(word.lemma, ()),
+                *self._prefix_first,
+            }
             for index in sorted(starting):
                 phrase, pattern = self.phrases[index]
                 if n + len(pattern) > len(words):
@@ -94,6 +100,12 @@ def _split_word(raw: str) -> list[str]:
 
 
 def _word_ok(word: _Word, tok: Token) -> bool:
+    if tok.in_name:  # a person's name: its written form only, no lemmas either side
+        return (
+            tok.norm.startswith(word.prefix)
+            if word.prefix is not None
+            else (tok.norm in word.written)
+        )
     if word.prefix is not None:
         return tok.norm.startswith(word.prefix) or tok.lemma.startswith(word.prefix)
     return tok.norm in word.forms or tok.lemma in word.forms

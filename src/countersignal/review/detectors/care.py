@@ -118,14 +118,27 @@ def hospital_access(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@detector("victim_posts", lexicons=("social",))
+@detector("victim_posts", lexicons=("social", "perpetrator"))
 def victim_posts(ctx: Context) -> Iterator[Hit]:
-    """A victim's social-media post reproduced (a `social` cue plus a quotation)."""
+    """A victim's social-media post reproduced (a `social` cue plus a quotation). A post whose
+    author (the subject of the speech verb, else the lead-in) is an attacker (`perpetrator`)
+    is not a victim's: that is rules 2 and 3."""
     a = ctx.analysis
+    perpetrator = ctx.lex("perpetrator")
     for sent in a.sentences:
         cues = ctx.lex("social").match_sentence(a, sent)
         if not cues:
             continue
-        quoted = [q for q in a.quotes if sent.start <= q.start < sent.end]
+        quoted = [
+            q
+            for q in a.quotes
+            if sent.start <= q.start < sent.end and not perpetrator.contains(_author(a, q))
+        ]
         if quoted:
             yield Hit(sent.start, sent.end, "reproduces a victim's social-media post", 0.75)
+
+
+def _author(a: Analysis, quote) -> list[Token]:
+    if quote.speaker is not None:
+        return a.quote_speaker_tokens(quote)
+    return a.tokens_between(*quote.attribution[0]) if quote.attribution else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..analysis import Analysis, Sentence, Span, Token
+from ..lexicon import Lexicon, Match
 
 _RU_NAME_ENDINGS = (
     "ого", "его", "ому", "ему", "ыми", "ими", "ым", "им", "ом", "ем", "ой", "ей", "ую", "юю",
@@ -79,3 +80,28 @@ def enumeration_size(text: str, max_words: int = 6) -> int:
 
 def is_capitalised(tok: Token) -> bool:
     return bool(tok.text[:1].isupper())
+
+
+_NEGATIONS = {"not", "never", "nt", "no", "не", "никогда", "ни"}
+
+
+def declined(a: Analysis, match: Match, requests: Lexicon) -> bool:
+    """Is the verb of a lexicon match negated ("never to show", "не показывать") or what
+    someone is asked to do ("asked outlets to remove", "призвали показать")? Then the sentence
+    reports a refusal or a request, not the act itself."""
+    toks = a.tokens[match.first : match.last]
+    verb = next((t for t in toks if t.pos in ("VERB", "AUX")), None)
+    if verb is None:
+        return False
+    for child in a.children(verb):
+        if child.dep == "neg" or (child.dep.startswith("advmod") and child.norm in _NEGATIONS):
+            return True
+    sent = a.sentences[verb.sent]
+    before = [t for t in a.tokens[sent.first : match.first] if t.is_word][-2:]
+    if any(t.norm in _NEGATIONS for t in before):
+        return True
+    return (
+        verb.dep in ("xcomp", "ccomp")
+        and verb.head >= 0
+        and requests.hits_token(a.tokens[verb.head])
+    )

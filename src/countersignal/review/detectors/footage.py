@@ -6,22 +6,31 @@ import re
 from collections.abc import Iterator
 
 from .base import Context, Hit, detector
+from .common import declined
 
 _TIMESTAMP = re.compile(r"\b\d{1,2}:\d{2}\b")
 
 
-@detector("footage_description", lexicons=("footage", "perpetrator", "description", "refusal"))
+@detector(
+    "footage_description",
+    lexicons=("footage", "perpetrator", "description", "refusal", "requests"),
+)
 def footage_description(ctx: Context) -> Iterator[Hit]:
     """A sentence about the attacker's own footage (`footage` + `perpetrator`) that shows or
     describes it (`description`, or a timestamp such as 2:31), unless it reports removal, a
-    refusal to show it, or release by the police (`refusal`)."""
+    refusal to show it, or release by the police (`refusal`). A description verb that is
+    negated or asked for (`requests`: "asked outlets never to show") is not showing it."""
     a = ctx.analysis
     for sent in a.sentences:
         if not ctx.sentence_has("footage", sent) or ctx.sentence_has("refusal", sent):
             continue
         if not ctx.sentence_has("perpetrator", sent) and not _refers_back(ctx, sent):
             continue
-        cues = ctx.unquoted(ctx.lex("description").match_sentence(a, sent))
+        cues = [
+            m
+            for m in ctx.unquoted(ctx.lex("description").match_sentence(a, sent))
+            if not declined(a, m, ctx.lex("requests"))
+        ]
         if cues or _TIMESTAMP.search(a.sentence_text(sent)):
             what = f"“{cues[0].phrase}”" if cues else "a timestamp"
             yield Hit(sent.start, sent.end, f"describes or shows the attacker's footage ({what})")

@@ -18,30 +18,48 @@ class LiveParams(BaseModel):
 
 @detector(
     "live_operation_positions",
-    lexicons=("movements", "actors", "retrospective", "finished"),
+    lexicons=(
+        "movements", "postures", "shelter", "locatives", "actors", "perpetrator",
+        "retrospective", "finished",
+    ),
     params=LiveParams,
-)
+)  # fmt: skip
 def live_operation_positions(ctx: Context) -> Iterator[Hit]:
-    """A movement or position verb (`movements`) in the present tense whose subject is a
-    force or hostages (`actors`), in a draft that does not say the incident is over
-    (`finished`) and a sentence that is not retrospective or critical (`retrospective`)."""
+    """A verb in the present tense that says where forces or hostages are or how they move,
+    in a draft that does not say the incident is over (`finished`) and a sentence that is not
+    retrospective or critical (`retrospective`). Movement verbs (`movements`: storm,
+    surround) need a force or hostages (`actors`) as subject; posture and motion verbs
+    (`postures`: lie, wait, move) need one and a place (a `locatives` preposition: "lying on
+    the roof"); sheltering verbs (`shelter`: hide) with a place count for any subject, since
+    whoever is hiding (not the attackers: `perpetrator`), saying where tells the attackers
+    ("classmates are hiding in the gym")."""
     a = ctx.analysis
     params: LiveParams = ctx.params  # type: ignore[assignment]
     if ctx.lex("finished").match_tokens(a.tokens):
         return
-    actors = ctx.lex("actors")
+    actors, locatives = ctx.lex("actors"), ctx.lex("locatives")
     for sent in a.sentences:
         if ctx.sentence_has("retrospective", sent):
             continue
-        for m in ctx.unquoted(ctx.lex("movements").match_sentence(a, sent)):
+        candidates = [
+            (m, kind)
+            for kind in ("movements", "postures", "shelter")
+            for m in ctx.unquoted(ctx.lex(kind).match_sentence(a, sent))
+        ]
+        for m, kind in sorted(candidates, key=lambda c: c[0].start):
             verb = _verb_of(a, a.tokens[m.first : m.last])
             if verb is None or verb.tense != "Pres":
+                continue
+            if kind != "movements" and not _has_place(a, verb, locatives):
                 continue
             subject = _subject_tokens(a, verb)
             if subject is None:  # no parse: look just before the verb
                 around = words_around(a, verb.i, verb.i + 1, params.actor_window)
                 subject = [t for t in around if t.i < verb.i]
-            if not actors.contains(subject):
+            someone = any(t.pos in ("NOUN", "PROPN", "PRON", "NUM") for t in subject) and not (
+                ctx.lex("perpetrator").contains(subject)
+            )
+            if not (actors.contains(subject) or (kind == "shelter" and someone)):
                 continue
             yield Hit(
                 sent.start,
@@ -51,6 +69,22 @@ def live_operation_positions(ctx: Context) -> Iterator[Hit]:
                 0.8,
             )
             break
+
+
+def _has_place(a: Analysis, verb: Token, locatives) -> bool:
+    """Does the verb have a locative dependent: a preposition ("on the roof"), an oblique with
+    a locative case marker ("на крыше"), or a locative adverb ("inside")?"""
+    if not a.has_parser:
+        after = [t for t in a.tokens[verb.i + 1 : verb.i + 3] if t.is_word]
+        return any(locatives.hits_token(t) for t in after)
+    for child in a.children(verb):
+        if child.dep in ("prep", "advmod") and locatives.hits_token(child):
+            return True
+        if child.dep.startswith("obl") and any(
+            c.dep == "case" and locatives.hits_token(c) for c in a.children(child)
+        ):
+            return True
+    return False
 
 
 def _verb_of(a: Analysis, toks: list[Token]) -> Token | None:
