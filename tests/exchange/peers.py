@@ -178,6 +178,15 @@ class Countersignal:
             raise RuntimeError(f"{exc}\n{self.log_path.read_text()[-3000:]}") from None
 
     @property
+    def keyring(self):
+        """This deployment's master key (its home's vault.key), as its processes load it."""
+        from countersignal.actions.crypto import Keyring
+        from countersignal.settings import Settings
+
+        return Keyring.from_settings(Settings(home=self.workdir / "home",
+                                              database_url=self.database_url))
+
+    @property
     def taxii_root(self) -> str:
         return f"{self.url}/taxii2/api/"
 

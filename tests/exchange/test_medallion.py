@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import select
 
+from countersignal.actions.crypto import Keyring
 from countersignal.banks import service
 from countersignal.banks.models import BankItem
 from countersignal.exchange import policy, stix, sync
@@ -20,6 +21,9 @@ from countersignal.exchange.settings import get_exchange_settings
 
 from .helpers import ORG, add, random_pdq
 from .peers import Medallion, free_port
+
+# The deployment's master key (partner credentials are sealed under a sub-key of it).
+KEYRING = Keyring.generate()
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -61,6 +65,7 @@ def connect(db, world, peer: Medallion, *, name="medallion", private=True, **fie
             collection_id=peer.collection_id,
             username=peer.USER,
             password=peer.PASSWORD,
+            keyring=KEYRING,
             allow_private_network=private,
             import_bank_id=world["inbox"],
             **fields,
@@ -79,7 +84,7 @@ def test_pull_pages_through_medallion_and_resumes(db, world, medallion, monkeypa
     objects = [peer_indicator(n) for n in range(5)]
     medallion.post(objects)
     partner_id = connect(db, world, medallion)
-    result = sync.pull(db, partner_id)
+    result = sync.pull(db, partner_id, keyring=KEYRING)
     assert result.ok, result.error
     assert result.pages >= 3 and result.report.added >= 5
     checkpoint = state(db, partner_id).pull_added_after
@@ -88,13 +93,13 @@ def test_pull_pages_through_medallion_and_resumes(db, world, medallion, monkeypa
         refs = {i.source_ref for i in s.scalars(select(BankItem)) if i.source == "taxii:medallion"}
     assert {o["id"] for o in objects} <= refs
     # Nothing new: the next pull reads nothing and keeps its checkpoint.
-    again = sync.pull(db, partner_id)
+    again = sync.pull(db, partner_id, keyring=KEYRING)
     assert again.ok and again.report.added == 0
     assert state(db, partner_id).pull_added_after == checkpoint
     # Something new arrives: only it is read.
     fresh = peer_indicator(99)
     medallion.post([fresh])
-    later = sync.pull(db, partner_id)
+    later = sync.pull(db, partner_id, keyring=KEYRING)
     assert later.report.added == 1 and later.report.received == 1
     statuses = {st.name: st for st in _status(db)}
     assert statuses["medallion"].healthy and statuses["medallion"].objects_received >= 6
@@ -114,19 +119,19 @@ def test_push_to_medallion_then_another_org_pulls_it(db, world, medallion, tmp_p
     with db.begin() as s:
         group = s.get(SharingGroup, world["group"])
         policy.add_member(s, group, s.get(Partner, partner_id))
-    result = sync.push(db, partner_id)
+    result = sync.push(db, partner_id, keyring=KEYRING)
     assert result.ok, result.error
     ids = {o["id"] for o in medallion.all_objects()}
     assert {stix.stix_id("indicator", i.id) for i in mine} <= ids
     assert stix.stix_id("indicator", red.id) not in ids
     assert stix.identity_id(ORG) in ids
     # pushing again sends nothing new
-    assert sync.push(db, partner_id).sent == 0
+    assert sync.push(db, partner_id, keyring=KEYRING).sent == 0
 
 
 def test_ssrf_guard_refuses_loopback_unless_allowed(db, world, medallion):
     partner_id = connect(db, world, medallion, name="careless", private=False)
-    result = sync.pull(db, partner_id)
+    result = sync.pull(db, partner_id, keyring=KEYRING)
     assert not result.ok and "non-public address" in result.error
     st = state(db, partner_id)
     assert st.consecutive_failures == 1 and st.pull_added_after is None
@@ -137,11 +142,11 @@ def test_outage_backs_off_and_resumes_without_losing_place(db, world, tmp_path):
     peer = Medallion(tmp_path / "flaky", objects=[peer_indicator(1)])
     try:
         partner_id = connect(db, world, peer, name="flaky", poll_seconds=1)
-        assert sync.pull(db, partner_id).ok
+        assert sync.pull(db, partner_id, keyring=KEYRING).ok
         checkpoint = state(db, partner_id).pull_added_after
         peer.stop()
         for expected in (1, 2):
-            failed = sync.pull(db, partner_id)
+            failed = sync.pull(db, partner_id, keyring=KEYRING)
             assert not failed.ok and "cannot reach" in failed.error
             st = state(db, partner_id)
             assert st.consecutive_failures == expected and st.pull_added_after == checkpoint
@@ -151,7 +156,7 @@ def test_outage_backs_off_and_resumes_without_losing_place(db, world, tmp_path):
             assert not flaky.healthy and flaky.last_error
         peer.start()  # the memory backend reloads its (empty) file: a restarted partner
         peer.post([peer_indicator(2)])
-        back = sync.pull(db, partner_id)
+        back = sync.pull(db, partner_id, keyring=KEYRING)
         assert back.ok and back.report.added == 1
         assert state(db, partner_id).consecutive_failures == 0
     finally:
@@ -187,7 +192,7 @@ def test_timeout_is_a_failure_not_a_hang(db, world, monkeypatch):
                 allow_private_network=True,
             )
             partner_id = partner.id
-        result = sync.pull(db, partner_id)
+        result = sync.pull(db, partner_id, keyring=KEYRING)
         assert not result.ok and "timed out" in result.error
     finally:
         silent.close()
@@ -244,7 +249,7 @@ def test_a_poisoned_page_is_cornered_and_skipped(db, world, monkeypatch):
                 allow_private_network=True,
                 import_bank_id=world["inbox"],
             ).id
-        rounds = [sync.pull(db, partner_id) for _ in range(4)]
+        rounds = [sync.pull(db, partner_id, keyring=KEYRING) for _ in range(4)]
         assert any(not r.ok for r in rounds) and rounds[-1].ok
         st = state(db, partner_id)
         assert st.objects_rejected == 1 and "skipped" in (st.last_error or "")
@@ -270,9 +275,10 @@ def test_two_workers_never_sync_one_partner_at_once(db, world, medallion):
                 lease_until=datetime.now(UTC) + timedelta(minutes=1),
             )
         )
-    busy = sync.pull(db, partner_id)
+    busy = sync.pull(db, partner_id, keyring=KEYRING)
     assert not busy.ok and "another worker" in busy.error
     with db.begin() as s:
         s.get(State, partner_id).lease_until = datetime.now(UTC) - timedelta(seconds=1)
-    assert sync.pull(db, partner_id).ok  # an expired lease (dead worker) is taken over
+    # An expired lease (a dead worker's) is taken over.
+    assert sync.pull(db, partner_id, keyring=KEYRING).ok
     assert state(db, partner_id).lease_until is None

@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from api.conftest import make_org
+from countersignal.actions.crypto import Keyring
 from countersignal.banks.models import BankItem, Signal
 from countersignal.banks.service import ItemInput, SignalInput, add_item, create_bank
 from countersignal.db import make_engine, migrate, session_factory, transaction, utcnow
@@ -50,6 +51,7 @@ def test_pull_killed_midway_resumes_without_loss_or_duplicates(live_pg: Live):
             s, organisation_id=puller.id, partner_organisation_id=publisher.id, name="source",
             api_root_url=f"{source.url}/taxii2/api/", collection_id=collection,
             auth_token=reader.tokens["partner"], allow_private_network=True,
+            keyring=Keyring.from_settings(source.settings),  # the puller process's key
             import_bank_id=inbox, trusted=True).id
 
     def received() -> int:

@@ -9,12 +9,14 @@ malformed), which the sync code treats differently.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import httpx
 
+from countersignal.actions.crypto import DecryptionFailed, Sealer
 from countersignal.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from countersignal.exchange.models import credential_sealer
 from countersignal.exchange.ssrf import check_url
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
@@ -23,25 +25,38 @@ STIX_MEDIA = "application/stix+json;version=2.1"
 
 @dataclass(frozen=True)
 class PartnerEndpoint:
-    """Everything needed to talk to one partner server (a plain copy, no DB session)."""
+    """Everything needed to talk to one partner server (a plain copy, no DB session). The
+    credentials are in clear here, in memory only: never in its ``repr``."""
 
     api_root_url: str
     collection_id: str | None = None
-    auth_token: str | None = None
+    auth_token: str | None = field(default=None, repr=False)
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     allow_private_network: bool = False
 
     @classmethod
-    def of(cls, partner) -> PartnerEndpoint:
+    def of(cls, partner, sealer: Sealer | None = None) -> PartnerEndpoint:
+        """The endpoint of a partner row, its sealed credentials opened with ``sealer``
+        (default: this process's key; see ``credential_sealer``)."""
         if not partner.api_root_url:
             raise InvalidInput(f"partner {partner.name!r} has no API root URL")
+        credentials = {"auth_token": None, "password": None}
+        if partner.has_credentials:
+            try:
+                credentials = partner.credentials(sealer or credential_sealer())
+            except DecryptionFailed:
+                raise DecryptionFailed(
+                    f"partner {partner.name!r}: its stored credentials do not open with this "
+                    "deployment's key (COUNTERSIGNAL_VAULT_KEY or <home>/vault.key); install "
+                    "the key they were sealed with, or set them again"
+                ) from None
         return cls(
             partner.api_root_url,
             partner.collection_id,
-            partner.auth_token,
+            credentials["auth_token"],
             partner.username,
-            partner.password,
+            credentials["password"],
             partner.allow_private_network,
         )
 

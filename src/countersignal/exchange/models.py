@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from countersignal.actions.crypto import PARTNER_CREDENTIALS, Keyring, Sealer
 from countersignal.banks.models import BankItem, BigId
 from countersignal.db import Base, UTCDateTime, new_id, utcnow
 
@@ -45,9 +46,11 @@ class Partner(Base):
     name: Mapped[str] = mapped_column(String(200))
     api_root_url: Mapped[str | None] = mapped_column(String(2000))
     collection_id: Mapped[str | None] = mapped_column(String(200))
-    auth_token: Mapped[str | None] = mapped_column(Text)
+    # Credentials for *their* server, sealed (AES-256-GCM, see ``set_credentials``): the
+    # columns never hold them in clear, and they stay out of repr, logs and the audit trail.
+    auth_token_sealed: Mapped[str | None] = mapped_column(Text)
     username: Mapped[str | None] = mapped_column(String(200))
-    password: Mapped[str | None] = mapped_column(Text)
+    password_sealed: Mapped[str | None] = mapped_column(Text)
     # Loopback/private/link-local targets are refused unless this is set (SSRF guard).
     allow_private_network: Mapped[bool] = mapped_column(Boolean, default=False)
     # Only trusted partners' disputes count towards a signal's disputed state.
@@ -60,6 +63,63 @@ class Partner(Base):
     push_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     poll_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:  # never the credentials, sealed or not
+        return f"Partner(id={self.id!r}, name={self.name!r}, api_root_url={self.api_root_url!r})"
+
+    def set_credentials(self, sealer: Sealer, **values: str | None) -> None:
+        """Seal ``auth_token`` and/or ``password`` (``None`` or ``""`` clears one). Each is
+        bound to this row and field, so a sealed value copied elsewhere does not open."""
+        if unknown := set(values) - set(CREDENTIAL_FIELDS):
+            raise ValueError(f"not a partner credential: {', '.join(sorted(unknown))}")
+        if self.id is None:
+            self.id = new_id("prt")  # the id is part of what the seal is bound to
+        for name, value in values.items():
+            sealed = sealer.seal(value, context=credential_context(self.id, name)) if value \
+                else None
+            setattr(self, f"{name}_sealed", sealed)
+
+    def credentials(self, sealer: Sealer) -> dict[str, str | None]:
+        """``{"auth_token": ..., "password": ...}`` in clear, for the one request that needs
+        them; raises :class:`~countersignal.actions.crypto.DecryptionFailed` under another
+        key."""
+        found: dict[str, str | None] = {}
+        for name in CREDENTIAL_FIELDS:
+            sealed = getattr(self, f"{name}_sealed")
+            found[name] = (
+                sealer.open(sealed, context=credential_context(self.id, name)) if sealed else None
+            )
+        return found
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.auth_token_sealed or self.password_sealed)
+
+
+CREDENTIAL_FIELDS = ("auth_token", "password")
+
+
+def credential_context(partner_id: str, name: str) -> str:
+    """What a sealed credential is bound to (AES-GCM associated data). Migration exchange_0002
+    seals existing rows with the same string: change both or neither."""
+    return f"exchange_partners:{partner_id}:{name}"
+
+
+def credential_sealer(keyring: Keyring | None = None) -> Sealer:
+    """The sealer for partner credentials: the deployment's master key (the evidence vault's,
+    ``COUNTERSIGNAL_VAULT_KEY`` or ``<home>/vault.key``) under its own HKDF purpose. Without
+    ``keyring``, the key of this process's settings (what ``serve``, the CLI and the workers
+    use)."""
+    if keyring is None:
+        from countersignal.settings import get_settings
+
+        keyring = Keyring.from_settings(get_settings())
+    return keyring.sealer(PARTNER_CREDENTIALS)
+
+
+def pop_credentials(fields: dict) -> dict[str, str | None]:
+    """Take the credential fields out of a partner's field dict (to be sealed, not stored)."""
+    return {name: fields.pop(name) for name in CREDENTIAL_FIELDS if name in fields}
 
 
 class SyncState(Base):

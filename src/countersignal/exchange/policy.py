@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from countersignal.actions.crypto import Keyring
 from countersignal.banks.models import Bank, BankItem, Opinion, Signal
 from countersignal.errors import Conflict, InvalidInput, NotFound
 from countersignal.exchange import tlp as tlp_rules
@@ -31,6 +32,8 @@ from countersignal.exchange.models import (
     LocalOnlyLabel,
     Partner,
     SharingGroup,
+    credential_sealer,
+    pop_credentials,
 )
 
 PARTNER_FIELDS = {
@@ -55,9 +58,16 @@ PARTNER_FIELDS = {
 
 
 def create_partner(
-    session: Session, *, organisation_id: str, partner_organisation_id: str, name: str, **fields
+    session: Session,
+    *,
+    organisation_id: str,
+    partner_organisation_id: str,
+    name: str,
+    keyring: Keyring | None = None,
+    **fields,
 ) -> Partner:
-    """Register a partner organisation (and, optionally, its TAXII server to pull from)."""
+    """Register a partner organisation (and, optionally, its TAXII server to pull from).
+    ``auth_token``/``password`` are sealed under ``keyring`` (default: this process's key)."""
     unknown = set(fields) - PARTNER_FIELDS
     if unknown:
         raise InvalidInput(f"unknown partner field(s) {', '.join(sorted(unknown))}")
@@ -73,12 +83,15 @@ def create_partner(
         raise Conflict(f"partner {name!r} already exists")
     if fields.get("import_bank_id"):
         _own_bank(session, organisation_id, fields["import_bank_id"])
+    credentials = pop_credentials(fields)
     partner = Partner(
         organisation_id=organisation_id,
         partner_organisation_id=partner_organisation_id,
         name=name,
         **fields,
     )
+    if credentials:
+        partner.set_credentials(credential_sealer(keyring), **credentials)
     session.add(partner)
     session.flush()
     return partner
@@ -91,10 +104,14 @@ def _own_bank(session: Session, organisation_id: str, bank_id: str) -> Bank:
     return bank
 
 
-def update_partner(session: Session, partner: Partner, **changes) -> Partner:
+def update_partner(
+    session: Session, partner: Partner, keyring: Keyring | None = None, **changes
+) -> Partner:
     unknown = set(changes) - PARTNER_FIELDS
     if unknown:
         raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}")
+    if credentials := pop_credentials(changes):
+        partner.set_credentials(credential_sealer(keyring), **credentials)
     if changes.get("import_bank_id"):
         _own_bank(session, partner.organisation_id, changes["import_bank_id"])
     trust_changed = {"trusted", "enabled"} & set(changes)

@@ -27,12 +27,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from countersignal.actions.crypto import DecryptionFailed, Keyring
 from countersignal.db import transaction, utcnow
 from countersignal.errors import CountersignalError, InvalidInput, NotFound
 from countersignal.exchange import feed
 from countersignal.exchange.client import PartnerEndpoint, TaxiiClient
 from countersignal.exchange.ingest import IngestReport, expire_imports, ingest
-from countersignal.exchange.models import Partner, SyncState
+from countersignal.exchange.models import Partner, SyncState, credential_sealer
 from countersignal.exchange.policy import member_groups
 from countersignal.exchange.settings import get_exchange_settings
 
@@ -113,22 +114,34 @@ def _leased(factory: sessionmaker[Session], partner_id: str) -> Iterator[bool]:
 
 
 def pull(
-    factory: sessionmaker[Session], partner_id: str, *, client: TaxiiClient | None = None
+    factory: sessionmaker[Session],
+    partner_id: str,
+    *,
+    client: TaxiiClient | None = None,
+    keyring: Keyring | None = None,
 ) -> SyncResult:
-    """Fetch everything new from the partner's collection and apply it."""
+    """Fetch everything new from the partner's collection and apply it. ``keyring`` opens
+    the partner's stored credentials (default: this process's key)."""
     with _leased(factory, partner_id) as won:
         if not won:
             return SyncResult(partner_id, error="another worker is syncing this partner")
-        return _pull(factory, partner_id, client)
+        return _pull(factory, partner_id, client, keyring)
 
 
-def _pull(factory, partner_id: str, client: TaxiiClient | None) -> SyncResult:
-    settings = get_exchange_settings()
-    result = SyncResult(partner_id)
+def _endpoint(factory, partner_id: str, keyring: Keyring | None) -> PartnerEndpoint:
     with transaction(factory) as s:
         partner = _partner(s, partner_id)
-        endpoint = PartnerEndpoint.of(partner)
         _state(s, partner_id).last_attempt_at = utcnow()
+        return PartnerEndpoint.of(partner, credential_sealer(keyring) if keyring else None)
+
+
+def _pull(factory, partner_id: str, client: TaxiiClient | None, keyring) -> SyncResult:
+    settings = get_exchange_settings()
+    result = SyncResult(partner_id)
+    try:
+        endpoint = _endpoint(factory, partner_id, keyring)
+    except DecryptionFailed as exc:
+        return _failed(factory, result, exc)
     if not endpoint.collection_id:
         return _failed(factory, result, InvalidInput("partner has no collection id to pull"))
     own_client = client is None
@@ -273,24 +286,29 @@ def _poll_seconds(partner: Partner | None, settings) -> float:
 
 
 def push(
-    factory: sessionmaker[Session], partner_id: str, *, client: TaxiiClient | None = None
+    factory: sessionmaker[Session],
+    partner_id: str,
+    *,
+    client: TaxiiClient | None = None,
+    keyring: Keyring | None = None,
 ) -> SyncResult:
     """POST to the partner's collection what its sharing groups let it read and it has not
     been sent yet (our indicators, opinions, sightings), in feed order with checkpoints."""
     with _leased(factory, partner_id) as won:
         if not won:
             return SyncResult(partner_id, error="another worker is syncing this partner")
-        return _push(factory, partner_id, client)
+        return _push(factory, partner_id, client, keyring)
 
 
-def _push(factory, partner_id: str, client: TaxiiClient | None) -> SyncResult:
+def _push(factory, partner_id: str, client: TaxiiClient | None, keyring) -> SyncResult:
     settings = get_exchange_settings()
     result = SyncResult(partner_id)
-    with transaction(factory) as s:
-        partner = _partner(s, partner_id)
-        endpoint = PartnerEndpoint.of(partner)
-        groups = [g.id for g, _ in member_groups(s, partner)]
-        _state(s, partner_id).last_attempt_at = utcnow()
+    try:
+        endpoint = _endpoint(factory, partner_id, keyring)
+    except DecryptionFailed as exc:
+        return _failed(factory, result, exc)
+    with factory() as s:
+        groups = [g.id for g, _ in member_groups(s, _partner(s, partner_id))]
     if not endpoint.collection_id:
         return _failed(factory, result, InvalidInput("partner has no collection id to push to"))
     own_client = client is None
@@ -413,7 +431,9 @@ def due_partners(session: Session, now: datetime | None = None) -> list[str]:
     return [pid for pid, due in rows if due is None or due <= now]
 
 
-def run_once(factory: sessionmaker[Session], *, expire: bool = True) -> list[SyncResult]:
+def run_once(
+    factory: sessionmaker[Session], *, expire: bool = True, keyring: Keyring | None = None
+) -> list[SyncResult]:
     """One round: every due partner is pulled and/or pushed; expired imports decay."""
     results = []
     with factory() as s:
@@ -423,9 +443,9 @@ def run_once(factory: sessionmaker[Session], *, expire: bool = True) -> list[Syn
         do_pull, do_push = flags.get(partner_id, (False, False))
         try:
             if do_pull:
-                results.append(pull(factory, partner_id))
+                results.append(pull(factory, partner_id, keyring=keyring))
             if do_push:
-                results.append(push(factory, partner_id))
+                results.append(push(factory, partner_id, keyring=keyring))
         except Exception:  # a bug with one partner must not stop the others
             log.exception("exchange round failed for partner %s", partner_id)
     if expire:
@@ -435,14 +455,18 @@ def run_once(factory: sessionmaker[Session], *, expire: bool = True) -> list[Syn
 
 
 def run_worker(
-    factory: sessionmaker[Session], stop: threading.Event, *, tick_seconds: float = 1.0
+    factory: sessionmaker[Session],
+    stop: threading.Event,
+    *,
+    tick_seconds: float = 1.0,
+    keyring: Keyring | None = None,
 ) -> None:
     """Run rounds until ``stop`` is set; wakes every ``tick_seconds`` to find due partners."""
     last_expiry = float("-inf")
     while not stop.is_set():
         now = time.monotonic()
         try:
-            run_once(factory, expire=now - last_expiry >= EXPIRY_EVERY_S)
+            run_once(factory, expire=now - last_expiry >= EXPIRY_EVERY_S, keyring=keyring)
             last_expiry = now if now - last_expiry >= EXPIRY_EVERY_S else last_expiry
         except Exception:
             log.exception("exchange worker round failed")
