@@ -35,6 +35,7 @@ from pathlib import Path
 from countersignal import __version__
 from countersignal.actions.crypto import Keyring
 from countersignal.backup import database
+from countersignal.backup.liveness import claim_for_restore
 from countersignal.db import utcnow
 from countersignal.errors import Conflict, InvalidInput
 from countersignal.settings import Settings
@@ -313,35 +314,51 @@ def _replace_folder(source: Path, target: Path, last: str = "") -> None:
         os.replace(tmp, dest)
 
 
-def restore_backup(settings: Settings, src: Path, *, force: bool = False) -> Manifest:
+def restore_backup(
+    settings: Settings, src: Path, *, force: bool = False, allow_running: bool = False
+) -> Manifest:
     """Restore a backup into the deployment ``settings`` describes (stop the service first).
 
-    Checks every part first; refuses a non-empty database, or a vault key that would not open
-    the evidence, unless ``force``; afterwards checks the rows per table against the manifest.
+    Checks every part first; refuses while a service runs on the deployment (its service lock
+    is held, or other clients are connected to a PostgreSQL target) unless ``allow_running``,
+    and keeps the lock so none starts meanwhile; refuses a non-empty database, or a vault key
+    that would not open the evidence, unless ``force``; afterwards checks the rows per table
+    against the manifest.
     """
-    from countersignal.index.matcher import MANIFEST as INDEX_MANIFEST
-
     with _opened(src) as folder:
         manifest = _check(folder)
         url = settings.effective_database_url
         if database.dialect(url) != manifest.dialect:
             raise InvalidInput(f"this backup is of a {manifest.dialect} database; "
                                f"the target is {database.dialect(url)}")
-        if not force and not database.is_empty(url):
-            raise Conflict("the target database is not empty; restore into an empty one, or "
-                           "pass --force to replace its contents")
-        _restore_key(settings, folder, manifest, force)
-        database.restore(url, folder / manifest.database_part, force=force)
-        _replace_folder(folder / "vault", settings.vault_dir or settings.home / "vault")
-        index_dir = settings.effective_index_dir
-        with _index_folder_lock(index_dir, exclusive=True):
-            (index_dir / INDEX_MANIFEST).unlink(missing_ok=True)  # never old manifest, new idx
-            for stale in index_dir.glob("*.idx"):
-                stale.unlink()
-            _replace_folder(folder / "indexes", index_dir, last=INDEX_MANIFEST)
+        with claim_for_restore(settings, allow_running=allow_running) as lock:
+            if lock.fd is None:
+                manifest.notes.append(
+                    "restored while a service was running on this deployment "
+                    "(--allow-running): restart it now, or it serves stale state"
+                )
+            _restore_into(settings, folder, manifest, force)
     counts = database.table_counts(url)
     if counts != manifest.row_counts:
         differ = sorted(t for t in set(counts) | set(manifest.row_counts)
                         if counts.get(t) != manifest.row_counts.get(t))
         raise Conflict(f"restored row counts differ from the backup's in {differ[:5]}")
     return manifest
+
+
+def _restore_into(settings: Settings, folder: Path, manifest: Manifest, force: bool) -> None:
+    from countersignal.index.matcher import MANIFEST as INDEX_MANIFEST
+
+    url = settings.effective_database_url
+    if not force and not database.is_empty(url):
+        raise Conflict("the target database is not empty; restore into an empty one, or "
+                       "pass --force to replace its contents")
+    _restore_key(settings, folder, manifest, force)
+    database.restore(url, folder / manifest.database_part, force=force)
+    _replace_folder(folder / "vault", settings.vault_dir or settings.home / "vault")
+    index_dir = settings.effective_index_dir
+    with _index_folder_lock(index_dir, exclusive=True):
+        (index_dir / INDEX_MANIFEST).unlink(missing_ok=True)  # never old manifest, new idx
+        for stale in index_dir.glob("*.idx"):
+            stale.unlink()
+        _replace_folder(folder / "indexes", index_dir, last=INDEX_MANIFEST)

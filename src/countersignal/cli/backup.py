@@ -38,8 +38,14 @@ def restore_command(
     check: Annotated[
         bool, typer.Option("--check", help="only verify the backup's parts; change nothing")
     ] = False,
+    allow_running: Annotated[
+        bool,
+        typer.Option(help="restore even though a service is running on this deployment "
+                     "(it then serves stale state until restarted)"),
+    ] = False,
 ) -> None:
-    """Restore a backup into this deployment (stop the service first)."""
+    """Restore a backup into this deployment. Refused while `countersignal serve` runs on it
+    (or, on PostgreSQL, while others are connected to the database): stop the service first."""
     from countersignal.backup import restore_backup, verify_backup
     from countersignal.settings import get_settings
 
@@ -47,7 +53,7 @@ def restore_command(
         manifest = verify_backup(src)
         out.print(f"backup intact: {len(manifest.parts)} parts match their sha256")
         return
-    manifest = restore_backup(get_settings(), src, force=force)
+    manifest = restore_backup(get_settings(), src, force=force, allow_running=allow_running)
     out.print(f"restored {sum(manifest.row_counts.values()):,} rows in "
               f"{len(manifest.row_counts)} tables (counts checked), index at seq "
               f"{manifest.index_seq}")
