@@ -121,8 +121,8 @@ def start_server(tmp: Path, env_extra: dict[str, str], args: list[str]) -> tuple
             tail = log.read_text()[-4000:]
             raise RuntimeError(f"server not ready in {START_TIMEOUT_S}s:\n{tail}")
         time.sleep(0.2)
-    token = next((line.strip() for line in log.read_text().splitlines()
-                  if line.startswith("cs_")), "")
+    token_file = Path(env["COUNTERSIGNAL_HOME"]) / "demo-token"  # never in the log
+    token = token_file.read_text().strip() if token_file.is_file() else ""
     return process, url, log, token
 
 
