@@ -132,7 +132,7 @@ def test_push_to_medallion_then_another_org_pulls_it(db, world, medallion, tmp_p
 def test_ssrf_guard_refuses_loopback_unless_allowed(db, world, medallion):
     partner_id = connect(db, world, medallion, name="careless", private=False)
     result = sync.pull(db, partner_id, keyring=KEYRING)
-    assert not result.ok and "non-public address" in result.error
+    assert not result.ok and "not a public address" in result.error
     st = state(db, partner_id)
     assert st.consecutive_failures == 1 and st.pull_added_after is None
     assert st.next_attempt_at > datetime.now(UTC)

@@ -230,3 +230,79 @@ def test_webhook_delivery_connects_to_the_checked_address(sqlite_template, tmp_p
     engine.dispose()
     assert origin.paths == ["/hook"] and report.delivered == 1
     assert answers["rebind.test"] == 1  # one lookup: the check's
+
+
+# --- one implementation ----------------------------------------------------------------------
+
+MALFORMED = ["http://" + "a" * 70 + ".example/x",  # a label IDNA cannot encode
+             "http://example.com:abc/x", "http://8.8.8.8:99999/x", "http://[::1/"]
+
+
+@pytest.mark.parametrize("url", MALFORMED)
+def test_malformed_urls_are_a_clear_refusal_for_every_guard(url: str) -> None:
+    """**Bug fixed** by making netguard the one implementation: the webhook guard let
+    ``UnicodeError`` (over-long label) and ``ValueError`` (bad port, broken IPv6 literal) out,
+    the partner guard the ``ValueError``s."""
+    for guard in (webhook_guard.check_url, webhook_guard.pin, partner_guard.check_url,
+                  partner_guard.pin):
+        for allow_private in (False, True):
+            with pytest.raises(CountersignalError) as refused:
+                guard(url, allow_private=allow_private)
+            assert refused.value.http_status in (400, 422), (guard, refused.value)
+
+
+def test_a_malformed_webhook_url_is_a_4xx_from_the_api(stack) -> None:
+    with stack.api("admin") as admin:
+        for url in MALFORMED:
+            reply = admin.post("/v1/webhooks", json={"url": url})
+            assert 400 <= reply.status_code < 500, (url, reply.status_code, reply.text[:200])
+
+
+def test_the_guards_are_thin_uses_of_netguard() -> None:
+    """Resolution and the address rule live in countersignal.netguard only."""
+    import inspect
+
+    for module in (webhook_guard, partner_guard):
+        source = inspect.getsource(module)
+        assert "netguard" in source
+        for duplicate in ("getaddrinfo", "import ipaddress", "is_public(", "urlsplit("):
+            assert duplicate not in source, (module.__name__, duplicate)
+    # The exception types callers rely on: a webhook's is an InvalidInput (a failed delivery
+    # attempt, 422 at registration), a partner's a Forbidden (a failed sync, never a page to
+    # shrink).
+    from countersignal.errors import Forbidden, InvalidInput
+
+    with pytest.raises(InvalidInput):
+        webhook_guard.check_url("http://10.0.0.1/")
+    with pytest.raises(Forbidden):
+        partner_guard.check_url("http://10.0.0.1/")
+
+
+def test_taxii_client_connects_to_the_checked_address(origin: Hits, monkeypatch) -> None:
+    """DNS rebinding against a partner pull: the name resolves to the partner's server when
+    checked (a stub resolver stands for the attacker's DNS server, and the loopback address
+    stands for a public one) and to an internal, unreachable address afterwards. The request
+    must reach the checked address with the name in ``Host``; a second lookup would miss."""
+    import socket
+
+    from countersignal import netguard
+
+    real_lookup, real_public = socket.getaddrinfo, netguard.is_public
+    answers = {"rebind.test": 0}
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real_lookup(host, port, *args, **kwargs)
+        answers[host] += 1
+        address = "127.0.0.1" if answers[host] % 2 else "10.255.255.1"
+        return real_lookup(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(netguard, "is_public",
+                        lambda address: str(address) == "127.0.0.1" or real_public(address))
+    port = origin.server.server_port
+    endpoint = PartnerEndpoint(f"http://rebind.test:{port}/taxii2/api/")  # private not allowed
+    with TaxiiClient(endpoint, timeout=3) as client:
+        body = client.api_root()
+    assert body == {"ok": True} and origin.paths == ["/taxii2/api/"]
+    assert answers["rebind.test"] == 1  # one lookup: the check's

@@ -1,9 +1,10 @@
 """A small TAXII 2.1 client (httpx): what pull and push need, with hostile-peer limits.
 
-Every request goes through the SSRF guard, carries the TAXII media type, never follows
-redirects, has a timeout and a cap on the bytes read. Errors become :class:`Unavailable`
-(try again later: network, 5xx, 429) or :class:`InvalidInput` (the peer sent something
-malformed), which the sync code treats differently.
+Every request goes through the SSRF guard (and connects to the address it checked), carries
+the TAXII media type, never follows redirects, has a timeout and a cap on the bytes read.
+Errors become :class:`Unavailable` (try again later: network, 5xx, 429) or
+:class:`InvalidInput` (the peer sent something malformed), which the sync code treats
+differently.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import httpx
 from countersignal.actions.crypto import DecryptionFailed, Sealer
 from countersignal.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from countersignal.exchange.models import credential_sealer
-from countersignal.exchange.ssrf import check_url
+from countersignal.exchange.ssrf import pin
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 STIX_MEDIA = "application/stix+json;version=2.1"
@@ -109,9 +110,14 @@ class TaxiiClient:
 
     def request(self, method: str, path: str, **kwargs) -> Response:
         url = urljoin(self.root, path)
-        check_url(url, allow_private=self.endpoint.allow_private_network)
+        # Connect to the address that passed the SSRF check, not to the name (a rebinding DNS
+        # server would get a second lookup); TLS still verifies the certificate for the name.
+        target = pin(url, allow_private=self.endpoint.allow_private_network)
+        if target is not None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Host": target.host_header}
+            kwargs["extensions"] = {"sni_hostname": target.sni_hostname}
         try:
-            with self.http.stream(method, url, **kwargs) as resp:
+            with self.http.stream(method, target.url if target else url, **kwargs) as resp:
                 chunks, size = [], 0
                 for chunk in resp.iter_bytes():
                     size += len(chunk)

@@ -1,45 +1,38 @@
-"""Outbound request guard: a partner URL must not reach into our own network.
+"""Outbound request guard for partner URLs: a thin use of :mod:`countersignal.netguard`.
 
 A partner entry is configuration that an administrator types (or pastes from an email), and
 the worker fetches it with the server's network position: without this guard it could read
 cloud metadata (169.254.169.254), loopback admin ports or the internal network. Every address
-the host name resolves to must be a public one, unless the partner entry explicitly allows
-private targets (a partner on the same private network; the loopback tests). Redirects are not
-followed, so a public server cannot bounce a request inward.
-
-Residual risk: DNS may answer differently between this check and the connection (rebinding);
-deployments that need more should route partner traffic through an egress proxy.
+the host name resolves to must be public, unless the partner entry explicitly allows private
+targets (a partner on the same private network; the loopback tests), in which case the name is
+not even resolved here. A refused destination is :class:`~countersignal.netguard.
+BlockedDestination` (a :class:`Forbidden`: the sync records it as a failure, never as a
+malformed page). The client connects to the address that passed (``pin``) and follows no
+redirects.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-from urllib.parse import urlsplit
+from countersignal import netguard
+from countersignal.netguard import BlockedDestination, Pinned
 
-from countersignal.errors import Forbidden, InvalidInput
-from countersignal.netguard import is_public
+__all__ = ["BlockedDestination", "Pinned", "check_url", "pin"]
+
+WHAT = "partner"
+HINT = "set allow_private_network on the partner entry if that is intended"
 
 
 def check_url(url: str, *, allow_private: bool = False) -> None:
     """Raise unless ``url`` is http(s) to a host whose every address we may contact."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise InvalidInput(f"partner URL must be http or https, not {parts.scheme!r}")
-    if not parts.hostname:
-        raise InvalidInput("partner URL has no host")
-    if parts.username or parts.password:
-        raise InvalidInput("put partner credentials in the partner entry, not in the URL")
+    netguard.parse_url(url, what=WHAT)
+    if not allow_private:
+        netguard.checked_addresses(url, what=WHAT, hint=HINT)
+
+
+def pin(url: str, *, allow_private: bool = False) -> Pinned | None:
+    """``url`` fixed to an address that passed the check; ``None`` when private targets are
+    allowed (then the name is connected to as it is)."""
+    netguard.parse_url(url, what=WHAT)
     if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise InvalidInput(f"cannot resolve partner host {parts.hostname!r}: {exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not is_public(address):
-            raise Forbidden(
-                f"partner host {parts.hostname!r} resolves to non-public address {address}; "
-                "set allow_private_network on the partner entry if that is intended"
-            )
+        return None
+    return netguard.pin(url, what=WHAT, hint=HINT)
