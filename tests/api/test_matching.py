@@ -89,6 +89,12 @@ def test_disabled_bank_does_not_match(a):
     a.patch(f"/v1/banks/{bank['id']}", json={"matching_enabled": False})
     assert all(m["bank_id"] != bank["id"]
                for m in a.post("/v1/match/signals", json=body).json()["matches"])
+    # Matches are answered from cached metadata; an edit is visible in the very next lookup.
+    renamed = unique("renamed")
+    a.patch(f"/v1/banks/{bank['id']}", json={"matching_enabled": True, "name": renamed})
+    ours = [m for m in a.post("/v1/match/signals", json=body).json()["matches"]
+            if m["bank_id"] == bank["id"]]
+    assert [m["bank_name"] for m in ours] == [renamed]
 
 
 def test_write_by_another_process_becomes_matchable(server, a):

@@ -96,6 +96,7 @@ def test_exact_types_and_disabled_or_revoked_banks(session_factory):
         bank = service.get_bank(s, ORG, "files")
         service.update_bank(s, bank, matching_enabled=False)
         s.commit()
+        matcher.sync()  # metadata edits reach the matcher through the log, like signals
         assert match_signals(s, matcher, ORG, [Signal("md5", digest)]) == []
         service.update_bank(s, bank, matching_enabled=True)
         service.revoke_item(s, service.get_item(s, ORG, item))
@@ -160,3 +161,62 @@ def test_a_malformed_logged_value_is_skipped_not_wedging_the_log(session_factory
     assert status["rejected_changes"] == 1 and status["indexes"]["pdq"] == 2
     assert matcher.sync() == 0  # nothing retried forever
     assert {h.signal_id for h in matcher.query([Signal("pdq", later)])}
+
+
+def test_cached_metadata_follows_bank_and_item_edits(session_factory, tmp_path):
+    """A hit's bank/item metadata is cached per process; every edit reaches the next match
+    through the change log (``meta`` entries), in this matcher and in a second one."""
+    from countersignal.banks.models import Label
+    from countersignal.index.matcher import cached_matches
+
+    rng = random.Random(11)
+    value = random_pdq(rng)
+    item_id = _add(session_factory, "edits", [SignalInput("pdq", value)],
+                   labels=[LabelInput("tier", "crisis")], source="first")
+    matcher = Matcher(session_factory, tmp_path / "a").load()
+    replica = Matcher(session_factory, tmp_path / "b").load()
+    query = [Signal("pdq", value)]
+
+    def current(m: Matcher):
+        with session_factory() as s:
+            return match_signals(s, m, ORG, query)
+
+    first = current(matcher)
+    assert [(r.bank_name, r.tlp, r.source) for r in first] == [("edits", "AMBER", "first")]
+    hits = matcher.query(query)
+    assert cached_matches(matcher, ORG, hits) == first  # now answered without the database
+    assert cached_matches(matcher, OTHER, hits) == []  # the cache never crosses organisations
+
+    with session_factory.begin() as s:
+        bank = service.get_bank(s, ORG, "edits")
+        service.update_bank(s, bank, name="renamed", tlp="RED")
+    for m in (matcher, replica):
+        current(m)  # fills the replica's cache with pre-sync rows if it were to trust them
+        m.sync()
+        assert [(r.bank_name, r.tlp) for r in current(m)] == [("renamed", "RED")]
+
+    with session_factory.begin() as s:  # labels replaced the way a partner update does
+        s.query(Label).filter(Label.item_id == item_id).delete()
+        s.add(Label(item_id=item_id, kind="behaviour", value="recruitment"))
+    for m in (matcher, replica):
+        m.sync()
+        assert [r.labels for r in current(m)] == [
+            [{"kind": "behaviour", "value": "recruitment", "reference": None}]
+        ]
+
+    with session_factory.begin() as s:
+        service.update_bank(s, service.get_bank(s, ORG, "renamed"), matching_enabled=False)
+    for m in (matcher, replica):
+        m.sync()
+        assert current(m) == []
+        assert cached_matches(m, ORG, m.query(query)) in (None, [])
+
+
+def test_adding_items_does_not_log_metadata_changes(session_factory):
+    rng = random.Random(12)
+    for n in range(3):
+        _add(session_factory, "plain", [SignalInput("pdq", random_pdq(rng))],
+             labels=[LabelInput("tier", "crisis")], external_id=f"p{n}")
+    with session_factory() as s:
+        ops = s.scalars(select(SignalChange.op)).all()
+    assert ops == ["add", "add", "add"]

@@ -277,6 +277,8 @@ def deliver_due(
         if taken == 1:
             claimed.append(message_id)
     report = DeliveryReport()
+    if not claimed:
+        return report  # the common case: no HTTP client (and its TLS context) built for nothing
     own_client = client is None
     client = client or httpx.Client(
         timeout=policy.timeout_s, follow_redirects=False, trust_env=False

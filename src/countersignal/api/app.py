@@ -29,9 +29,9 @@ from countersignal.api.ratelimit import TokenBuckets
 from countersignal.runtime import Runtime
 
 ROUTERS = (
-    "countersignal.api.routes.health",
+    "countersignal.api.routes.matching",  # first: routing tries routers in order, and the
+    "countersignal.api.routes.health",  # hash lookup is the hottest path
     "countersignal.api.routes.account",
-    "countersignal.api.routes.matching",
     "countersignal.api.routes.banks",
     "countersignal.api.routes.review",
     "countersignal.web.routes",

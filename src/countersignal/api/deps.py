@@ -58,31 +58,53 @@ class PrincipalCache:
 
     A revoked or expired token therefore keeps working for at most ``ttl_s`` seconds in a
     process that saw it just before; set ``COUNTERSIGNAL_API_AUTH_CACHE_S=0`` to check the
-    database on every request.
+    database on every request. When an entry expires, one request re-checks the database while
+    concurrent requests with the same token keep the old answer (for at most ``REFRESH_GRACE_S``
+    more): otherwise every in-flight request of a busy client would query the database at once.
     """
+
+    REFRESH_GRACE_S = 5.0
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[Principal, float]] = {}
+        self._refreshing: set[str] = set()
 
     @staticmethod
     def _key(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
 
     def get(self, secret: str) -> Principal | None:
+        """The cached principal, or ``None``: then the caller must authenticate and ``put``
+        (or ``drop`` on failure)."""
         if self.ttl_s <= 0:
             return None
-        entry = self._entries.get(self._key(secret))
-        if entry is None or entry[1] < time.monotonic():
+        key = self._key(secret)
+        entry = self._entries.get(key)
+        if entry is None:
             return None
-        return entry[0]
+        now = time.monotonic()
+        if now < entry[1]:
+            return entry[0]
+        if key in self._refreshing and now < entry[1] + self.REFRESH_GRACE_S:
+            return entry[0]
+        self._refreshing.add(key)
+        return None
 
     def put(self, secret: str, principal: Principal) -> None:
         if self.ttl_s <= 0:
             return
         if len(self._entries) >= MAX_CACHED_TOKENS:
             self._entries.clear()
-        self._entries[self._key(secret)] = (principal, time.monotonic() + self.ttl_s)
+            self._refreshing.clear()
+        key = self._key(secret)
+        self._entries[key] = (principal, time.monotonic() + self.ttl_s)
+        self._refreshing.discard(key)
+
+    def drop(self, secret: str) -> None:
+        key = self._key(secret)
+        self._entries.pop(key, None)
+        self._refreshing.discard(key)
 
 
 @dataclass
@@ -125,10 +147,15 @@ def _authenticate(runtime: Runtime, secret: str) -> Principal:
         return authenticate_token(session, secret)
 
 
-async def get_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def get_principal(request: Request, credentials: Credentials) -> Principal:
+    """The authenticated caller (401 without a valid token, 429 over the rate limit)."""
+    return await _principal(request, credentials)
+
+
+async def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None):
     state = api_state(request)
     client = request.client.host if request.client else "unknown"
     if credentials is None:
@@ -140,6 +167,7 @@ async def get_principal(
         try:
             principal = await run_in_threadpool(_authenticate, state.runtime, secret)
         except Unauthorized:
+            state.principals.drop(secret)
             # This failure is reported as such; the next attempt gets the 429.
             with contextlib.suppress(RateLimited):
                 state.auth_failures.take(client)
@@ -155,7 +183,10 @@ def requires(permission: str):
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
 
-    async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    # Authenticates itself rather than depending on get_principal: every dependency level
+    # costs tens of microseconds per request on the hash-lookup path.
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        principal = await _principal(request, credentials)
         require(principal, permission)
         return principal
 
@@ -163,11 +194,16 @@ def requires(permission: str):
     return dependency
 
 
-async def get_matcher(request: Request):
+def ready_matcher(request: Request):
+    """This process's matcher (503 until its indexes are loaded and caught up)."""
     keeper = api_state(request).keeper
     if keeper.matcher is None or not keeper.matcher.ready:
         raise Unavailable("the match indexes are still loading; retry shortly")
     return keeper.matcher
+
+
+async def get_matcher(request: Request):
+    return ready_matcher(request)
 
 
 def sync_matcher(request: Request) -> None:

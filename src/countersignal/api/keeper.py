@@ -14,6 +14,7 @@ loads it and replays only the log tail written since.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -44,6 +45,14 @@ def warm_up_pdq_kernels() -> None:
     index.add_words([BUFFER_ROWS], words[BUFFER_ROWS:])
     index.query_words(words[:1])
     index.query_words(words[:BATCH_MIN])
+
+
+def freeze_long_lived_heap() -> None:
+    """Move everything alive now (modules, settings, the loaded indexes) out of the cyclic
+    garbage collector's view. Without it, each full collection walks that heap and stalls
+    every request in flight: ~150 ms pauses measured under load, the API's p99."""
+    gc.collect()
+    gc.freeze()
 
 
 class MatcherKeeper:
@@ -104,6 +113,7 @@ class MatcherKeeper:
                 started = time.monotonic()
                 warm_up_pdq_kernels()
                 self.matcher = self.runtime.matcher
+                freeze_long_lived_heap()
                 self.last_sync = time.monotonic()
                 self.snapshot_seq = self.matcher.applied_seq
                 log.info("matcher loaded in %.1f s: %s", self.last_sync - started,

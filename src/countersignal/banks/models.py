@@ -3,6 +3,8 @@
 ``signals.id`` is an integer because it is what the in-memory indexes store (8 bytes each).
 ``signal_changes`` is the ordered log of signal additions and removals that keeps every index
 replica current without rebuilds (a snapshot records the last sequence number it has applied).
+It also carries ``meta`` entries, written whenever a bank's or an item's metadata changes, so
+that every replica drops the match metadata it caches (see ``index.matcher.ItemMetadata``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from countersignal.db import Base, UTCDateTime, new_id, utcnow
 
@@ -143,5 +146,28 @@ class SignalChange(Base):
     signal_id: Mapped[int] = mapped_column(BigInteger, index=True)
     type: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(Text)
-    op: Mapped[str] = mapped_column(String(8))  # "add" | "remove"
+    op: Mapped[str] = mapped_column(String(8))  # "add" | "remove" | "meta"
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+META_OP = "meta"
+
+
+@event.listens_for(Session, "before_flush")
+def _log_metadata_changes(session: Session, _flush_context, _instances) -> None:
+    """One ``meta`` change per flush that edits what a match reports about a bank or an item
+    (name, TLP, trust, matching switch, provenance, revocation, labels).
+
+    A flush hook rather than calls in each service: any path that edits this metadata through
+    the ORM invalidates the replicas' caches, including ones written later. New items are not
+    changes (nothing can have cached them); deleted ones log their signal removals.
+    """
+    changed = any(
+        isinstance(obj, (Bank, BankItem)) and session.is_modified(obj, include_collections=False)
+        for obj in session.dirty
+    ) or any(
+        isinstance(obj, Label) and obj.item_id is not None
+        for obj in (*session.new, *session.deleted)
+    )
+    if changed:
+        session.add(SignalChange(signal_id=0, type="", value="", op=META_OP))

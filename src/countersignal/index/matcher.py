@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from countersignal.banks.models import Bank, BankItem, Label, Signal, SignalChange
+from countersignal.banks.models import META_OP, Bank, BankItem, Label, Signal, SignalChange
 from countersignal.errors import CountersignalError, InvalidInput
 from countersignal.index.base import SignalIndex
 from countersignal.signals import Signal as ContentSignal
@@ -73,6 +73,7 @@ class Matcher:
         self.ready = False
         self.last_sync = 0.0
         self.rejected = 0
+        self.metadata = ItemMetadata()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -207,11 +208,16 @@ class Matcher:
 
     def _apply_run(self, run: list[SignalChange]) -> None:
         stype, op = run[0].type, run[0].op
+        if op == META_OP:
+            self.metadata.clear()
+            return
         index = self._indexes.get(stype)
         if index is None:
             index = self._indexes[stype] = index_class(stype)()
         if op == "remove":
-            index.remove([r.signal_id for r in run])
+            removed = [r.signal_id for r in run]
+            index.remove(removed)
+            self.metadata.discard(removed)
             return
         try:
             index.add([r.signal_id for r in run], [r.value for r in run])
@@ -280,6 +286,174 @@ class MatchResult:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True, slots=True)
+class HitMetadata:
+    """What a match reports about a stored signal's item and bank, for any organisation."""
+
+    organisation_id: str
+    matching_enabled: bool
+    revoked: bool
+    signal_type: str
+    signal_value: str
+    item_id: str
+    external_id: str | None
+    source: str
+    source_ref: str | None
+    item_tlp: str | None
+    bank_id: str
+    bank_name: str
+    bank_trusted: bool
+    bank_tlp: str
+    labels: tuple[tuple[str, str, str | None], ...]
+
+
+class ItemMetadata:
+    """Per-process cache of :class:`HitMetadata` by signal id, so that a lookup that finds a
+    known signal needs no database read (the API's hot path).
+
+    Kept exact by the change log: ``meta`` changes (any edit of a bank's or an item's metadata,
+    logged by a flush hook in ``banks.models``) clear it and removals drop their ids, in the
+    same ``Matcher.sync`` that keeps the indexes current. Entries read from the database are
+    stored only if no clear happened while they were read.
+    """
+
+    MAX_ENTRIES = 200_000
+
+    def __init__(self) -> None:
+        self._entries: dict[int, HitMetadata] = {}
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, ids) -> tuple[dict[int, HitMetadata], list[int]]:
+        """(cached entries, ids not cached)."""
+        found, missing = {}, []
+        for signal_id in ids:
+            entry = self._entries.get(signal_id)
+            if entry is None:
+                missing.append(signal_id)
+            else:
+                found[signal_id] = entry
+        return found, missing
+
+    def store(self, generation: int, entries: dict[int, HitMetadata]) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return  # metadata changed while these rows were read: they may be stale
+            if len(self._entries) + len(entries) > self.MAX_ENTRIES:
+                self._entries = {}
+            self._entries.update(entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries = {}
+
+    def discard(self, ids) -> None:
+        with self._lock:
+            for signal_id in ids:
+                self._entries.pop(signal_id, None)
+
+
+def _read_metadata(session: Session, cache: ItemMetadata, ids: list[int]) -> dict[int, HitMetadata]:
+    """Two plain queries (rows, then labels) for signals the cache does not hold."""
+    generation = cache.generation
+    rows = session.execute(
+        select(
+            Signal.id, Bank.organisation_id, Bank.matching_enabled, BankItem.revoked_at,
+            Signal.type, Signal.value, BankItem.id, BankItem.external_id, BankItem.source,
+            BankItem.source_ref, BankItem.tlp, Bank.id, Bank.name, Bank.trusted, Bank.tlp,
+        )
+        .join(BankItem, BankItem.id == Signal.item_id)
+        .join(Bank, Bank.id == Signal.bank_id)
+        .where(Signal.id.in_(ids))
+    ).all()
+    labels: dict[str, list[tuple[str, str, str | None]]] = {}
+    if rows:
+        for item_id, kind, value, reference in session.execute(
+            select(Label.item_id, Label.kind, Label.value, Label.reference)
+            .where(Label.item_id.in_({row[6] for row in rows}))
+            .order_by(Label.id)
+        ):
+            labels.setdefault(item_id, []).append((kind, value, reference))
+    found = {
+        row[0]: HitMetadata(
+            row[1], bool(row[2]), row[3] is not None, *row[4:], labels=tuple(labels.get(row[6], ()))
+        )
+        for row in rows
+    }
+    cache.store(generation, found)
+    return found
+
+
+def _best_hits(hits: Sequence[IndexHit]) -> dict[int, IndexHit]:
+    best: dict[int, IndexHit] = {}
+    for hit in hits:
+        if hit.signal_id not in best or hit.distance < best[hit.signal_id].distance:
+            best[hit.signal_id] = hit
+    return best
+
+
+def _results(
+    best: dict[int, IndexHit],
+    metadata: dict[int, HitMetadata],
+    organisation_id: str,
+    bank_ids: Sequence[str] | None,
+) -> list[MatchResult]:
+    """Only this organisation's enabled banks and unrevoked items (the filter the API's
+    organisation scoping relies on: the cache holds every organisation's signals)."""
+    results = []
+    for signal_id, hit in best.items():
+        meta = metadata.get(signal_id)
+        if (
+            meta is None
+            or meta.organisation_id != organisation_id
+            or not meta.matching_enabled
+            or meta.revoked
+            or (bank_ids is not None and meta.bank_id not in bank_ids)
+        ):
+            continue
+        results.append(
+            MatchResult(
+                signal_id=signal_id,
+                signal_type=meta.signal_type,
+                signal_value=meta.signal_value,
+                distance=hit.distance,
+                query_value=hit.query_value,
+                bank_id=meta.bank_id,
+                bank_name=meta.bank_name,
+                bank_trusted=meta.bank_trusted,
+                item_id=meta.item_id,
+                external_id=meta.external_id,
+                source=meta.source,
+                source_ref=meta.source_ref,
+                labels=[{"kind": k, "value": v, "reference": r} for k, v, r in meta.labels],
+                tlp=meta.item_tlp or meta.bank_tlp,
+                extra=hit.extra,
+            )
+        )
+    results.sort(key=lambda r: (r.distance, r.bank_name, r.signal_id))
+    return results
+
+
+def cached_matches(
+    matcher: Matcher,
+    organisation_id: str,
+    hits: Sequence[IndexHit],
+    *,
+    bank_ids: Sequence[str] | None = None,
+) -> list[MatchResult] | None:
+    """The matches for ``hits`` when every one's metadata is cached; ``None`` when the
+    database must be read (then call :func:`match_signals`)."""
+    best = _best_hits(hits)
+    found, missing = matcher.metadata.lookup(best)
+    if missing:
+        return None
+    return _results(best, found, organisation_id, bank_ids)
+
+
 def match_signals(
     session: Session,
     matcher: Matcher,
@@ -288,87 +462,18 @@ def match_signals(
     *,
     thresholds: dict[str, float] | None = None,
     bank_ids: Sequence[str] | None = None,
+    hits: Sequence[IndexHit] | None = None,
 ) -> list[MatchResult]:
-    """Matches among this organisation's enabled banks, with labels and provenance."""
-    hits = matcher.query(signals, thresholds)
+    """Matches among this organisation's enabled banks, with labels and provenance.
+
+    ``hits``: what ``matcher.query(signals, thresholds)`` returned, when the caller has it.
+    """
+    if hits is None:
+        hits = matcher.query(signals, thresholds)
     if not hits:
         return []
-    best: dict[int, IndexHit] = {}
-    for hit in hits:
-        if hit.signal_id not in best or hit.distance < best[hit.signal_id].distance:
-            best[hit.signal_id] = hit
-    # Two plain queries (rows, then labels): this is the hot path of every lookup.
-    query = (
-        select(
-            Signal.id,
-            Signal.type,
-            Signal.value,
-            BankItem.id,
-            BankItem.external_id,
-            BankItem.source,
-            BankItem.source_ref,
-            BankItem.tlp,
-            Bank.id,
-            Bank.name,
-            Bank.trusted,
-            Bank.tlp,
-        )
-        .join(BankItem, BankItem.id == Signal.item_id)
-        .join(Bank, Bank.id == Signal.bank_id)
-        .where(
-            Signal.id.in_(list(best)),
-            Bank.organisation_id == organisation_id,
-            Bank.matching_enabled.is_(True),
-            BankItem.revoked_at.is_(None),
-        )
-    )
-    if bank_ids is not None:
-        query = query.where(Bank.id.in_(list(bank_ids)))
-    rows = session.execute(query).all()
-    labels: dict[str, list[dict]] = {}
-    if rows:
-        for item_id, kind, value, reference in session.execute(
-            select(Label.item_id, Label.kind, Label.value, Label.reference)
-            .where(Label.item_id.in_({row[3] for row in rows}))
-            .order_by(Label.id)
-        ):
-            labels.setdefault(item_id, []).append(
-                {"kind": kind, "value": value, "reference": reference}
-            )
-    results = []
-    for (
-        sig_id,
-        stype,
-        svalue,
-        item_id,
-        external_id,
-        source,
-        source_ref,
-        item_tlp,
-        bank_id,
-        bank_name,
-        trusted,
-        bank_tlp,
-    ) in rows:
-        hit = best[sig_id]
-        results.append(
-            MatchResult(
-                signal_id=sig_id,
-                signal_type=stype,
-                signal_value=svalue,
-                distance=hit.distance,
-                query_value=hit.query_value,
-                bank_id=bank_id,
-                bank_name=bank_name,
-                bank_trusted=trusted,
-                item_id=item_id,
-                external_id=external_id,
-                source=source,
-                source_ref=source_ref,
-                labels=labels.get(item_id, []),
-                tlp=item_tlp or bank_tlp,
-                extra=hit.extra,
-            )
-        )
-    results.sort(key=lambda r: (r.distance, r.bank_name, r.signal_id))
-    return results
+    best = _best_hits(hits)
+    found, missing = matcher.metadata.lookup(best)
+    if missing:
+        found.update(_read_metadata(session, matcher.metadata, missing))
+    return _results(best, found, organisation_id, bank_ids)

@@ -80,8 +80,8 @@ def get_bank(bank_id: str, session: DbSession, principal: Reader) -> BankOut:
 
 
 @router.patch("/{bank_id}", response_model=BankOut)
-def update_bank(bank_id: str, body: BankUpdate, session: DbSession, principal: Writer,
-                reason: Reason) -> BankOut:
+def update_bank(request: Request, bank_id: str, body: BankUpdate, session: DbSession,
+                principal: Writer, reason: Reason) -> BankOut:
     bank = service.get_bank(session, principal.organisation_id, bank_id)
     changes = body.model_dump(exclude_none=True)
     if "name" in changes and changes["name"] != bank.name:
@@ -93,6 +93,7 @@ def update_bank(bank_id: str, body: BankUpdate, session: DbSession, principal: W
     service.update_bank(session, bank, **changes)
     _audit(session, principal, "bank.update", Target("bank", bank.id), reason, changes=changes)
     session.commit()
+    sync_matcher(request)  # matches report the new name/TLP/switch at once
     return _bank_out(session, bank)
 
 

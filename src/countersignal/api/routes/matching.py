@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from countersignal.api.content import fetch_url, hash_upload
-from countersignal.api.deps import api_state, get_matcher, requires
+from countersignal.api.deps import api_state, get_matcher, ready_matcher, requires
 from countersignal.api.schemas import (
     BankMatchSummary,
     CompareRequest,
@@ -29,7 +29,7 @@ from countersignal.api.schemas import (
 from countersignal.auth import Principal
 from countersignal.banks.service import get_bank
 from countersignal.errors import InvalidInput, InvalidSignal
-from countersignal.index.matcher import match_signals
+from countersignal.index.matcher import cached_matches, match_signals
 from countersignal.signals import Signal, get_signal_type, hash_bytes
 
 router = APIRouter(prefix="/v1", tags=["matching"])
@@ -85,10 +85,10 @@ def _thresholds(thresholds: dict[str, float] | None) -> dict[str, float]:
     return checked
 
 
-def _index_hit_count(matcher, signals: Sequence[Signal], thresholds: dict[str, float]) -> int:
-    """How many stored signals the indexes find (cheap: no database), within the cap."""
-    hits = len(matcher.query(signals, thresholds))
-    if hits > MAX_INDEX_HITS:
+def _index_hits(matcher, signals: Sequence[Signal], thresholds: dict[str, float]) -> list:
+    """What the indexes find (cheap: no database), within the cap."""
+    hits = matcher.query(signals, thresholds)
+    if len(hits) > MAX_INDEX_HITS:
         raise InvalidInput(
             f"more than {MAX_INDEX_HITS} stored signals are within this threshold; lower it"
         )
@@ -103,17 +103,23 @@ def _match(
     *,
     thresholds: dict[str, float] | None = None,
     banks: Sequence[str] | None = None,
+    hits: list | None = None,
 ) -> MatchResponse:
     """The one match path for uploads, URLs and given signals (runs in a worker thread: it
-    reads the database for the metadata of whatever the indexes found)."""
+    may read the database for the metadata of whatever the indexes found)."""
     org = principal.organisation_id
     thresholds = _thresholds(thresholds)
     with api_state(request).runtime.sessions() as session:
         bank_ids = [get_bank(session, org, b).id for b in banks] if banks else None
-        if not _index_hit_count(matcher, signals, thresholds):
+        if hits is None:
+            hits = _index_hits(matcher, signals, thresholds)
+        if not hits:
             return _response(request, signals)
-        results = match_signals(session, matcher, org, signals, thresholds=thresholds,
-                                bank_ids=bank_ids)
+        results = match_signals(session, matcher, org, signals, bank_ids=bank_ids, hits=hits)
+    return _matched(request, signals, results)
+
+
+def _matched(request: Request, signals, results) -> MatchResponse:
     summary: dict[str, BankMatchSummary] = {}
     for r in results:
         entry = summary.setdefault(
@@ -159,18 +165,25 @@ async def match_upload(
 
 @router.post("/match/signals", response_model=MatchResponse)
 async def match_given_signals(
-    request: Request, body: MatchSignalsRequest, principal: Matching, matcher: Matcher
+    request: Request, body: MatchSignalsRequest, principal: Matching
 ) -> MatchResponse:
     """Match signals you computed yourself (e.g. a PDQ hash) — the hash-lookup path."""
+    matcher = ready_matcher(request)  # a call, not a dependency: cheaper on the hottest path
     signals = [
         Signal(s.type.value, get_signal_type(s.type.value).validate(s.value)) for s in body.signals
     ]
     thresholds = _thresholds({k.value: v for k, v in (body.thresholds or {}).items()})
-    if not body.banks and not _index_hit_count(matcher, signals, thresholds):
-        # Fast path, no database: nothing in any index is within range (most lookups).
-        return _response(request, signals)
+    hits = _index_hits(matcher, signals, thresholds)
+    if not body.banks:
+        # Fast paths, no database and no thread: nothing in any index is within range (most
+        # lookups), or every hit's bank and item metadata is cached.
+        if not hits:
+            return _response(request, signals)
+        results = cached_matches(matcher, principal.organisation_id, hits)
+        if results is not None:
+            return _matched(request, signals, results)
     return await run_in_threadpool(_match, request, matcher, principal, signals,
-                                   thresholds=thresholds, banks=body.banks)
+                                   thresholds=thresholds, banks=body.banks, hits=hits)
 
 
 @router.post("/hash/url", response_model=HashResponse)
