@@ -33,12 +33,15 @@ LISTS = {
     "round2_heldout_near_miss": ("dev", False),
     "round3_heldout_positive": ("dev", True),
     "round3_heldout_near_miss": ("dev", False),
+    "round4_heldout_positive": ("dev", True),
+    "round4_heldout_near_miss": ("dev", False),
     "heldout_positive": ("heldout", True),
     "heldout_near_miss": ("heldout", False),
 }
 # top-level lists of accountability reporting -> split
 ACCOUNTABILITY_LISTS = {
     "accountability": "accountability",
+    "round4_heldout_accountability": "accountability",
     "heldout_accountability": "heldout_accountability",
 }
 HELDOUT_SPLITS = frozenset({"heldout", "heldout_accountability"})
