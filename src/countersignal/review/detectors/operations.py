@@ -32,7 +32,8 @@ def live_operation_positions(ctx: Context) -> Iterator[Hit]:
     (`postures`: lie, wait, move) need one and a place (a `locatives` preposition: "lying on
     the roof"); sheltering verbs (`shelter`: hide) with a place count for any subject, since
     whoever is hiding (not the attackers: `perpetrator`), saying where tells the attackers
-    ("classmates are hiding in the gym")."""
+    ("classmates are hiding in the gym"). Posture and sheltering verbs count only in the
+    active voice: "the devices are hidden in the shafts" says where things were put."""
     a = ctx.analysis
     params: LiveParams = ctx.params  # type: ignore[assignment]
     if ctx.lex("finished").match_tokens(a.tokens):
@@ -50,8 +51,8 @@ def live_operation_positions(ctx: Context) -> Iterator[Hit]:
             verb = _verb_of(a, a.tokens[m.first : m.last])
             if verb is None or verb.tense != "Pres":
                 continue
-            if kind != "movements" and not _has_place(a, verb, locatives):
-                continue
+            if kind != "movements" and (verb.passive or not _has_place(a, verb, locatives)):
+                continue  # a passive says where something was put ("devices are hidden in")
             subject = _subject_tokens(a, verb)
             if subject is None:  # no parse: look just before the verb
                 around = words_around(a, verb.i, verb.i + 1, params.actor_window)

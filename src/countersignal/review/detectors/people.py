@@ -106,14 +106,11 @@ def perpetrator_prominence(ctx: Context) -> Iterator[Hit]:
         for t in a.tokens
         if is_capitalised(t) and t.is_word and not a.in_headline(t.start)
     )
+    # Only people the parse shows to be perpetrators (a perpetrator noun beside the name, or
+    # the subject of an attack verb): the most-named person of a piece about an attack is as
+    # often a victim or a helper being remembered, so naming counts are no evidence of role.
     perpetrators = {m.key for m in mentions if m.perpetrator}  # "# The attacker Sam Okoro"
     confidence = 0.8
-    if not perpetrators and ctx.lex("perpetrator").match_tokens(a.tokens):
-        named = [m.key for m in body]
-        if named:
-            top = max(set(named), key=lambda k: counts[k])
-            if counts[top] >= params.min_mentions:
-                perpetrators, confidence = {top}, 0.6
     for n, tok in enumerate(headline_toks):
         if is_capitalised(tok) and name_key(tok.text, a.language) in perpetrators:
             first = n
@@ -181,12 +178,14 @@ class CasualtyParams(BaseModel):
 
 @detector(
     "named_casualty",
-    lexicons=("casualty", "release", "perpetrator", "perpetrator_actions"),
+    lexicons=("casualty", "release", "perpetrator", "perpetrator_actions", "linking"),
     params=CasualtyParams,
 )
 def named_casualty(ctx: Context) -> Iterator[Hit]:
     """A named person who died or was injured (`casualty`), in a draft that does not say the
-    name was released officially or the family informed (`release`)."""
+    name was released officially or the family informed (`release`). The name and the
+    casualty word must be joined without a verb of someone else's action between them (see
+    `_linked`); `linking` lists the verbs that equate or list ("include", "is thought to be")."""
     a = ctx.analysis
     params: CasualtyParams = ctx.params  # type: ignore[assignment]
     if ctx.lex("release").match_tokens(a.tokens):
@@ -197,8 +196,12 @@ def named_casualty(ctx: Context) -> Iterator[Hit]:
         if mention.key in perpetrators or a.in_headline(mention.span.start):
             continue
         root = head_of(mention.tokens)
-        for m in ctx.lex("casualty").match_sentence(a, mention.sent):
-            if _linked(a, root, a.tokens[m.first], params.max_path):
+        found = ctx.lex("casualty").match_sentence(a, mention.sent)
+        casualty_words = {i for m in found for i in range(m.first, m.last)}
+        for m in found:
+            if _linked(
+                a, root, a.tokens[m.first], params.max_path, casualty_words, ctx.lex("linking")
+            ):
                 yield Hit(
                     mention.span.start,
                     mention.span.end,
@@ -209,7 +212,24 @@ def named_casualty(ctx: Context) -> Iterator[Hit]:
                 break
 
 
-def _linked(a: Analysis, name: Token | None, word: Token, max_path: int) -> bool:
+# A verb between a name and a casualty word that makes them different people's: the named
+# person did something to or for the casualties ("described carrying the injured", "бросился
+# помогать раненым", "was arrested ... the gunman had been shot dead"). Only the casualty
+# word itself, auxiliaries and copulas, verbs that equate or list (`linking`: "the wounded
+# include", "is thought to be", "was named as"), or a verb whose predicative complement the
+# casualty word is ("was found dead"), keep the casualty the named person's.
+_PREDICATIVE = {"acomp", "xcomp", "oprd", "attr"}
+_COPULAS = {"be", "быть", "являться", "оказаться"}
+
+
+def _linked(
+    a: Analysis,
+    name: Token | None,
+    word: Token,
+    max_path: int,
+    casualty_words: set[int],
+    linking: Lexicon,
+) -> bool:
     if name is None:
         return False
     if not a.has_parser:
@@ -218,7 +238,18 @@ def _linked(a: Analysis, name: Token | None, word: Token, max_path: int) -> bool
     if path is None or len(path) - 1 > max_path:
         return False
     top = min(path, key=lambda t: _depth(a, t))
-    return not any(t.dep in _CLAUSE_EDGES for t in path if t is not top)
+    if any(t.dep in _CLAUSE_EDGES for t in path if t is not top):
+        return False
+    for n, tok in enumerate(path[1:-1], start=1):
+        if tok.pos != "VERB" or tok.i in casualty_words or tok.lemma in _COPULAS:
+            continue
+        if linking.hits_token(tok):
+            continue
+        after = path[n + 1]
+        if after.head == tok.i and after.i in casualty_words and after.dep in _PREDICATIVE:
+            continue
+        return False
+    return True
 
 
 def _depth(a: Analysis, tok: Token) -> int:

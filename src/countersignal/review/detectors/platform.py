@@ -6,8 +6,15 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..analysis import Analysis, Token
 from .base import Context, Hit, detector
-from .common import enumeration_size
+from .common import enumeration_size, head_of
+
+# Dependents that describe a speaker rather than say who they are ("a member of the group,
+# who left it in 2019"; "the negotiator, who spoke to the gunman"): left out of the speaker's
+# core phrase. Their content counts only through `speaker_acts` ("the man holding the hostages").
+_DESCRIPTIVE = {"relcl", "acl", "acl:relcl", "appos", "advcl", "parataxis", "punct"}
+_PRONOUN_POS = {"PRON", "DET"}
 
 
 class QuoteParams(BaseModel):
@@ -15,16 +22,55 @@ class QuoteParams(BaseModel):
     min_words: int = Field(20, ge=1, description="shorter quotations are reporting, not a platform")
 
 
+def _speaker_core(a: Analysis, speaker: list[Token]) -> tuple[list[Token], list[Token]]:
+    """The speaker phrase split into its core (head, modifiers, "of"/"for" phrases) and the
+    descriptive clauses hanging on the head (relative clauses, participles, appositions)."""
+    root = head_of(speaker)
+    if root is None or not a.has_parser:
+        return speaker, []
+    members = {t.i for t in speaker}
+    described: set[int] = set()
+    for child in a.children(root):
+        if child.i in members and child.dep in _DESCRIPTIVE:
+            described |= {t.i for t in a.subtree(child)}
+    core = [t for t in speaker if t.i not in described]
+    return core, [t for t in speaker if t.i in described]
+
+
+def _speaker_is_perpetrator(ctx: Context, speaker: list[Token]) -> bool | None:
+    """Who the speech verb's subject is: True for an attacker or their group ("the gunman",
+    "a spokesman for the group", "the man holding the hostages"), False for anyone else (a
+    former member, a relative, a negotiator who spoke to the gunman), None when the subject is
+    a pronoun or was not found (the lead-in and the previous sentence decide then)."""
+    a = ctx.analysis
+    root = head_of(speaker)
+    if root is None or root.pos in _PRONOUN_POS:
+        return None
+    core, described = _speaker_core(a, speaker)
+    if ctx.lex("former").contains(core):
+        return False  # "a former member of the group", "бывший боевик": now outside it
+    if ctx.lex("perpetrator_sources").contains(core):
+        return True
+    return ctx.lex("speaker_acts").contains(described)
+
+
 @detector(
     "perpetrator_quotes",
-    lexicons=("perpetrator_sources", "officials", "propaganda", "documents"),
+    lexicons=(
+        "perpetrator_sources", "officials", "propaganda", "documents", "former", "speaker_acts",
+    ),
     params=QuoteParams,
-)
+)  # fmt: skip
 def perpetrator_quotes(ctx: Context) -> Iterator[Hit]:
-    """Long direct quotations attributed to an attacker or their group (by the speech verb's
-    subject, the lead-in, or a designated entity from the lookup hook). Quotations from a
-    manifesto, a pamphlet or a document the perpetrator left (`documents`) are left to rule 3;
-    officials' quotations never count."""
+    """Long direct quotations attributed to an attacker or their group, or to a designated
+    entity from the lookup hook. When the speech verb has a subject, the subject decides: its
+    core phrase must name the attacker or group (`perpetrator_sources`), not a former member
+    (`former`), or a clause describing it must say what they are doing (`speaker_acts`: "the
+    man holding the hostages"); a mention of the attacker elsewhere in the lead-in does not
+    make a witness, relative or defector the speaker. Without a subject (or with a pronoun)
+    the lead-in and previous sentence decide. Quotations from a manifesto, a pamphlet or a
+    document the perpetrator left (`documents`) are left to rule 3; officials' quotations
+    never count."""
     a = ctx.analysis
     params: QuoteParams = ctx.params  # type: ignore[assignment]
     for q in a.quotes:
@@ -34,6 +80,7 @@ def perpetrator_quotes(ctx: Context) -> Iterator[Hit]:
         context = a.quote_attribution_tokens(q)
         if ctx.lex("officials").contains(speaker):
             continue
+        by_speaker = _speaker_is_perpetrator(ctx, speaker) if speaker else None
         if ctx.lex("propaganda").contains(context):
             continue
         if ctx.lex("documents").contains(context) and ctx.lex("perpetrator_sources").contains(
@@ -45,7 +92,9 @@ def perpetrator_quotes(ctx: Context) -> Iterator[Hit]:
         )
         if designated is not None:
             who = f"the designated entity {designated.name}"
-        elif ctx.lex("perpetrator_sources").contains(context):
+        elif by_speaker or (
+            by_speaker is None and ctx.lex("perpetrator_sources").contains(context)
+        ):
             who = "the perpetrators"
         else:
             continue
