@@ -65,6 +65,13 @@ def id_column_type() -> String:
 
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine with sane defaults for SQLite (WAL, FK on) and PostgreSQL (pre-ping)."""
+    if "poolclass" not in kwargs and url not in ("sqlite://", "sqlite:///:memory:"):
+        # A busy API process has up to 40 request threads reading (anyio's default); with
+        # SQLAlchemy's default 5 pooled connections the rest were opened and closed per request
+        # (for SQLite with its PRAGMAs, for PostgreSQL a new backend each time).
+        sqlite = url.startswith("sqlite")
+        kwargs.setdefault("pool_size", 32 if sqlite else 10)
+        kwargs.setdefault("max_overflow", 16 if sqlite else 20)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)

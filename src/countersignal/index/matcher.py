@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from countersignal.banks.models import META_OP, Bank, BankItem, Label, Signal, SignalChange
@@ -358,34 +358,55 @@ class ItemMetadata:
 
 
 def _read_metadata(session: Session, cache: ItemMetadata, ids: list[int]) -> dict[int, HitMetadata]:
-    """Two plain queries (rows, then labels) for signals the cache does not hold."""
+    """One Core query (rows joined with their labels) for signals the cache does not hold; on
+    the session's connection, bypassing the ORM: this runs for every new hit."""
     generation = cache.generation
-    rows = session.execute(
-        select(
-            Signal.id, Bank.organisation_id, Bank.matching_enabled, BankItem.revoked_at,
-            Signal.type, Signal.value, BankItem.id, BankItem.external_id, BankItem.source,
-            BankItem.source_ref, BankItem.tlp, Bank.id, Bank.name, Bank.trusted, Bank.tlp,
-        )
-        .join(BankItem, BankItem.id == Signal.item_id)
-        .join(Bank, Bank.id == Signal.bank_id)
-        .where(Signal.id.in_(ids))
-    ).all()
-    labels: dict[str, list[tuple[str, str, str | None]]] = {}
-    if rows:
-        for item_id, kind, value, reference in session.execute(
-            select(Label.item_id, Label.kind, Label.value, Label.reference)
-            .where(Label.item_id.in_({row[6] for row in rows}))
-            .order_by(Label.id)
-        ):
-            labels.setdefault(item_id, []).append((kind, value, reference))
+    rows = session.connection().execute(_METADATA_QUERY, {"ids": ids}).all()
+    labels: dict[int, list[tuple[str, str, str | None]]] = {}
+    for row in rows:
+        if row.label_kind is not None:
+            labels.setdefault(row.signal_id, []).append(
+                (row.label_kind, row.label_value, row.label_reference)
+            )
     found = {
-        row[0]: HitMetadata(
-            row[1], bool(row[2]), row[3] is not None, *row[4:], labels=tuple(labels.get(row[6], ()))
+        row.signal_id: HitMetadata(
+            organisation_id=row.organisation_id,
+            matching_enabled=bool(row.matching_enabled),
+            revoked=row.revoked_at is not None,
+            signal_type=row.type,
+            signal_value=row.value,
+            item_id=row.item_id,
+            external_id=row.external_id,
+            source=row.source,
+            source_ref=row.source_ref,
+            item_tlp=row.item_tlp,
+            bank_id=row.bank_id,
+            bank_name=row.bank_name,
+            bank_trusted=bool(row.trusted),
+            bank_tlp=row.bank_tlp,
+            labels=tuple(labels.get(row.signal_id, ())),
         )
         for row in rows
     }
     cache.store(generation, found)
     return found
+
+
+_METADATA_QUERY = (
+    select(
+        Signal.id.label("signal_id"), Bank.organisation_id, Bank.matching_enabled,
+        BankItem.revoked_at, Signal.type, Signal.value, BankItem.id.label("item_id"),
+        BankItem.external_id, BankItem.source, BankItem.source_ref,
+        BankItem.tlp.label("item_tlp"), Bank.id.label("bank_id"), Bank.name.label("bank_name"),
+        Bank.trusted, Bank.tlp.label("bank_tlp"), Label.kind.label("label_kind"),
+        Label.value.label("label_value"), Label.reference.label("label_reference"),
+    )
+    .join(BankItem, BankItem.id == Signal.item_id)
+    .join(Bank, Bank.id == Signal.bank_id)
+    .outerjoin(Label, Label.item_id == BankItem.id)
+    .where(Signal.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Signal.id, Label.id)
+)
 
 
 def _best_hits(hits: Sequence[IndexHit]) -> dict[int, IndexHit]:
