@@ -1,5 +1,5 @@
-"""Detector behaviour that the corpus showed to be wrong once (held-out round 3), on new
-sentences: the fixes are general (parse, lemmas, who is speaking), not tied to one draft."""
+"""Detector behaviour that the corpus showed to be wrong once (held-out rounds 3 and 4), on
+new sentences: the fixes are general (parse, lemmas, who is speaking), not tied to one draft."""
 
 from __future__ import annotations
 
@@ -60,3 +60,75 @@ def test_paraphrases_from_round_three() -> None:
     assert "glorification" not in fired("Лев Орлов помогал раненым до приезда скорой.", "ru")
     assert "manifesto_propaganda" in fired("The group's propaganda video is embedded below.")
     assert "unattributed_figures" in fired("The attacker was probably radicalised online.")
+
+
+# Held-out round 4's errors, on new sentences (fixed by stricter evidence, not by lexicon
+# entries for the drafts themselves).
+
+
+def test_a_former_member_is_not_the_group_speaking() -> None:
+    former = (
+        'A one-time recruiter for the cell, who left it years ago, said: "They told us we were '
+        "heroes, but they only wanted bodies for their cameras, and the young men who believed "
+        'them are now dead or in prison for the rest of their lives."'
+    )
+    assert "perpetrator_platform" not in fired(former)
+    leader = (
+        "The cell's leader said in a recorded message: \"We will keep striking the city until "
+        "every soldier has left our land, and nobody who helps them will be safe from us, not "
+        'today and not in the years to come."'
+    )
+    assert "perpetrator_platform" in fired(leader)
+    ru = (
+        "Бывший член ячейки рассказал: «Нам говорили, что мы герои, но им были нужны только "
+        "тела для камер, и ребята, которые им поверили, теперь мертвы или сидят в тюрьме до "
+        "конца жизни»."
+    )
+    assert "perpetrator_platform" not in fired(ru, "ru")
+
+
+def test_a_victim_named_often_is_not_made_the_perpetrator() -> None:
+    tribute = (
+        "Mary Stone, 61, was named by police as one of those killed. Mary Stone taught piano. "
+        "Stone ran the choir. Stone loved her garden. Stone's neighbours said she was kind. "
+        "The attacker fled."
+    )
+    assert "perpetrator_prominence" not in fired(tribute)
+
+
+@pytest.mark.parametrize(
+    ("helper", "casualty", "language"),
+    [
+        (
+            "Tom Reed, a paramedic, spent the night treating the wounded.",
+            "Tom Reed, a paramedic, was wounded in the second blast.",
+            "en",
+        ),
+        (
+            "Фельдшер Иван Рид всю ночь перевязывал раненых.",
+            "Фельдшер Иван Рид был ранен при втором взрыве.",
+            "ru",
+        ),
+    ],
+)
+def test_helping_the_injured_is_not_being_one(helper: str, casualty: str, language: str) -> None:
+    assert "next_of_kin" not in fired(helper, language)
+    assert "next_of_kin" in fired(casualty, language)
+
+
+def test_a_passive_release_and_a_report_are_sources() -> None:
+    assert "next_of_kin" not in fired("Иван Рид был назван полицией среди погибших.", "ru")
+    reported = "Не менее десяти человек погибли, говорится в докладе."
+    assert "unattributed_figures" not in fired(reported, "ru")
+
+
+def test_things_put_somewhere_are_not_positions() -> None:
+    hidden = "The weapons are hidden under the floor of the garage, the letter says."
+    assert "ongoing_operation" not in fired(hidden)
+    assert "ongoing_operation" in fired("Shoppers are hiding under the counters.")
+
+
+def test_a_number_counting_something_else_is_not_a_casualty_figure() -> None:
+    assert "unattributed_figures" not in fired("Investigators found bodies in four houses.")
+    assert "unattributed_figures" not in fired("Следователи нашли тела в четырёх домах.", "ru")
+    assert "unattributed_figures" in fired("Twelve people were injured in two separate blasts.")

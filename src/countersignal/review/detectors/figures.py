@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..analysis import Analysis, Sentence, Token
+from ..lexicon import Lexicon, Match
 from .base import Context, Hit, detector
 from .common import sentence_neighbours, words_around
 
@@ -44,6 +45,30 @@ def _is_count(a: Analysis, tok: Token) -> bool:
     return not (tok.i >= 1 and a.tokens[tok.i - 1].norm in ("aged", "age"))
 
 
+def _counts_casualties(a: Analysis, count: Token, m: Match, max_path: int) -> bool:
+    """Is the number joined to the casualty word without passing through a prepositional
+    phrase or oblique ("in three villages", "в трёх сёлах"), which counts something else?"""
+    path = a.tree_path(count, a.tokens[m.first])
+    if path is None or len(path) - 1 > max_path:
+        return False
+    return not any(
+        t.dep in ("pobj", "obl", "obl:tmod", "nmod")
+        and t.i not in range(m.first, m.last)
+        and any(c.dep in ("case", "prep") or c.pos == "ADP" for c in a.children(t))
+        for t in path[1:]
+        if t.i != count.i
+    )
+
+
+def _quantified(a: Analysis, quantities: Lexicon, m: Match, max_path: int) -> bool:
+    """A quantity word ("dozens", "несколько") joined to the casualty word the same way."""
+    sent = a.sentences[a.tokens[m.first].sent]
+    for q in quantities.match_sentence(a, sent):
+        if _counts_casualties(a, a.tokens[q.first], m, max_path):
+            return True
+    return False
+
+
 def _attributed(ctx: Context, sent: Sentence) -> bool:
     """Attribution in the sentence or its neighbours in the paragraph (outside quotes)."""
     a = ctx.analysis
@@ -60,21 +85,23 @@ def _attributed(ctx: Context, sent: Sentence) -> bool:
 )
 def unattributed_casualty_figures(ctx: Context) -> Iterator[Hit]:
     """A number of dead, injured or hostages with no source (`attribution`) in the sentence or
-    the sentences beside it. Disputes of official figures carry their own attribution."""
+    the sentences beside it. Disputes of official figures carry their own attribution. With a
+    parse, the number (or a `quantities` word) must be joined to the casualty word without
+    passing through a prepositional phrase ("bodies ... in three villages" counts villages);
+    without one, a word window is used."""
     a: Analysis = ctx.analysis
     params: FigureParams = ctx.params  # type: ignore[assignment]
     for sent in a.sentences:
         counts = [t for t in a.sentence_tokens(sent) if _is_count(a, t)]
         for m in ctx.unquoted(ctx.lex("casualty").match_sentence(a, sent)):
             near = words_around(a, m.first, m.last, params.window)
-            linked = any(
-                (path := a.tree_path(t, a.tokens[m.first])) is not None
-                and len(path) - 1 <= params.max_path
-                for t in counts
-            )
-            if not (
-                linked or any(_is_count(a, t) for t in near) or ctx.lex("quantities").contains(near)
-            ):
+            linked = any(_counts_casualties(a, t, m, params.max_path) for t in counts)
+            if a.has_parser:
+                # the parse decides: a number near the casualty word but counting something
+                # else ("bodies ... in three villages") is not a casualty figure
+                if not (linked or _quantified(a, ctx.lex("quantities"), m, params.max_path)):
+                    continue
+            elif not (any(_is_count(a, t) for t in near) or ctx.lex("quantities").contains(near)):
                 continue
             if _attributed(ctx, sent):
                 break
