@@ -145,12 +145,18 @@ def test_fetch_follows_redirects_only_to_public_addresses(origin: Hits, inside: 
                                                           monkeypatch) -> None:
     """The first hop stands for a public site: only its name is resolved by a stub (no public
     address loops back here); every later hop goes through the real guard."""
-    real = content._public_addresses
+    import ipaddress
 
-    def public_first_hop(host: str, port: int, allow_private: bool) -> list[str]:
-        return ["127.0.0.1"] if host == "public.test" else real(host, port, allow_private)
+    from countersignal import netguard
 
-    monkeypatch.setattr(content, "_public_addresses", public_first_hop)
+    real = netguard.checked_addresses
+
+    def public_first_hop(url: str, **kwargs):
+        if netguard.parse_url(url).hostname == "public.test":
+            return [ipaddress.ip_address("127.0.0.1")]
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(netguard, "checked_addresses", public_first_hop)
     port = origin.server.server_port
     settings = ApiSettings(fetch_enabled=True, fetch_allowed_hosts=["public.test", "localhost",
                                                                     "127.0.0.1"],

@@ -12,17 +12,15 @@ cap and the whole fetch has a deadline.
 
 from __future__ import annotations
 
-import ipaddress
 import shutil
-import socket
 import tempfile
 import time
 from typing import BinaryIO
 
 import httpx
 
+from countersignal import netguard
 from countersignal.errors import ContentTooLarge, Forbidden, InvalidInput
-from countersignal.netguard import is_public
 from countersignal.settings import ApiSettings, Limits
 from countersignal.signals import Signal, hash_bytes, hash_file
 
@@ -66,48 +64,28 @@ def host_allowed(host: str, allowed: list[str]) -> bool:
     return False
 
 
-def _public_addresses(host: str, port: int, allow_private: bool) -> list[str]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise InvalidInput(f"cannot resolve {host!r}: {exc}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not allow_private and not is_public(ip):
-            raise Forbidden(f"{host!r} resolves to a non-public address; refusing to fetch it")
-    if not addresses:
-        raise InvalidInput(f"cannot resolve {host!r}")
-    return addresses
-
-
 def fetch_url(url: str, settings: ApiSettings) -> tuple[bytes, str | None]:
     """The body and declared content type of ``url``, under every rule in the module doc."""
     if not settings.fetch_enabled:
         raise Forbidden("fetching content by URL is switched off on this server")
     deadline = time.monotonic() + settings.fetch_timeout_s
     for _ in range(MAX_REDIRECTS + 1):
-        try:
-            target = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise InvalidInput(f"not a valid URL: {exc}") from None
-        if target.scheme not in ("http", "https") or not target.host:
-            raise InvalidInput("only http and https URLs with a host can be fetched")
-        if target.userinfo:
-            raise InvalidInput("URLs with credentials are not fetched")
-        if not host_allowed(target.host, settings.fetch_allowed_hosts):
-            raise Forbidden(f"host {target.host!r} is not on the fetch allow-list")
-        port = target.port or (443 if target.scheme == "https" else 80)
-        address = _public_addresses(target.host, port, settings.fetch_allow_private)[0]
-        pinned = target.copy_with(host=address)
-        headers = {"Host": target.netloc.decode("ascii"), "Accept": "*/*"}
+        parts = netguard.parse_url(url, what="fetch")
+        host = parts.hostname or ""
+        if not host_allowed(host, settings.fetch_allowed_hosts):
+            raise Forbidden(f"host {host!r} is not on the fetch allow-list")
+        # Connect to the address that passed the check, never to the name again.
+        pinned = netguard.pin(url, allow_private=settings.fetch_allow_private, what="fetch")
+        target = httpx.URL(url)
+        headers = {"Host": pinned.host_header, "Accept": "*/*"}
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise InvalidInput(f"fetching {url} took longer than {settings.fetch_timeout_s} s")
         try:
             with httpx.Client(timeout=remaining, follow_redirects=False, trust_env=False) as client:
                 request = client.build_request(
-                    "GET", pinned, headers=headers, extensions={"sni_hostname": target.host}
+                    "GET", pinned.url, headers=headers,
+                    extensions={"sni_hostname": pinned.sni_hostname},
                 )
                 response = client.send(request, stream=True)
                 try:
