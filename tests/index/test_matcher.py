@@ -220,3 +220,41 @@ def test_adding_items_does_not_log_metadata_changes(session_factory):
     with session_factory() as s:
         ops = s.scalars(select(SignalChange.op)).all()
     assert ops == ["add", "add", "add"]
+
+
+def test_snapshot_files_are_written_without_holding_up_syncs(session_factory, tmp_path):
+    """Matcher.save captures state under its lock but writes outside it: a slow write (a 100M
+    index takes tens of seconds) must not stall syncs, i.e. new signals and readiness."""
+    import threading
+
+    from countersignal.index.exact import ExactIndex
+
+    writing, release = threading.Event(), threading.Event()
+
+    class SlowToWrite(ExactIndex):
+        def snapshot_writer(self, path):
+            captured = super().snapshot_writer(path)
+
+            def write():
+                writing.set()
+                release.wait(30)
+                captured()
+
+            return write
+
+    rng = random.Random(5)
+    _add(session_factory, "slow", [SignalInput("pdq", random_pdq(rng))])
+    matcher = Matcher(session_factory, tmp_path / "idx").load()
+    matcher._indexes["slow"] = SlowToWrite()
+    saver = threading.Thread(target=matcher.save)
+    saver.start()
+    assert writing.wait(30)
+    fresh = random_pdq(rng)
+    _add(session_factory, "slow", [SignalInput("pdq", fresh)])
+    assert matcher.sync() == 1  # would block until the write ends if save held the lock
+    with session_factory() as s:
+        assert len(match_signals(s, matcher, ORG, [Signal("pdq", fresh)])) == 1
+    release.set()
+    saver.join(30)
+    restarted = Matcher(session_factory, tmp_path / "idx").load()
+    assert restarted.status()["indexes"]["pdq"] == 2  # snapshot of 1 plus the replayed tail

@@ -80,6 +80,7 @@ class MatcherKeeper:
         self._failing = False
         self._listener = None
         self._listen_retry_at = 0.0
+        self._snapshotter: threading.Thread | None = None
 
     @property
     def stale_after_s(self) -> float:
@@ -130,6 +131,8 @@ class MatcherKeeper:
                 self._maybe_snapshot()
         finally:
             self._close_listener()
+        if self._snapshotter is not None:
+            self._snapshotter.join()
         if self.matcher is not None and self.snapshot_every_s > 0:
             self._snapshot()
 
@@ -198,9 +201,15 @@ class MatcherKeeper:
             self._failing = True
 
     def _maybe_snapshot(self) -> None:
+        """Periodic snapshots run in their own thread: writing a 100M-signal index takes tens
+        of seconds, during which this thread must keep syncing (readiness, new signals)."""
         due = time.monotonic() - self._last_snapshot >= self.snapshot_every_s
-        if self.snapshot_every_s > 0 and due:
-            self._snapshot()
+        busy = self._snapshotter is not None and self._snapshotter.is_alive()
+        if self.snapshot_every_s > 0 and due and not busy:
+            self._snapshotter = threading.Thread(
+                target=self._snapshot, name="matcher-snapshot", daemon=True
+            )
+            self._snapshotter.start()
 
     def _snapshot(self) -> None:
         """Save when changes were applied since the last snapshot; failures are only logged

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -43,6 +43,16 @@ class SignalIndex(ABC):
     @abstractmethod
     def save(self, path: Path) -> None:
         """Write a snapshot atomically: the previous file stays valid if this fails."""
+
+    def snapshot_writer(self, path: Path) -> Callable[[], None]:
+        """Capture the current state for ``path``; the returned function writes it.
+
+        The matcher calls this under its lock (the state must match the change-log position
+        it records) and the writer outside it, so that a large index does not stall syncs and
+        writes while its file is written. This default saves at once and returns a no-op:
+        right for small indexes."""
+        self.save(path)
+        return lambda: None
 
     @classmethod
     @abstractmethod

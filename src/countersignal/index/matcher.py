@@ -136,18 +136,26 @@ class Matcher:
             raise InvalidInput("this matcher has no snapshot directory")
         self._snapshot_dir.mkdir(parents=True, exist_ok=True)
         path = self._snapshot_dir / MANIFEST
-        with self._lock, self._snapshot_lock(exclusive=True):
-            current = self._read_manifest()
-            if current is not None and int(current["seq"]) > self.applied_seq:
-                return path
-            for stype, index in self._indexes.items():
-                index.save(self._snapshot_path(stype))
-            manifest = {
-                "seq": self.applied_seq,
-                "holes": sorted(self._holes),
-                "types": sorted(self._indexes),
-                "sizes": {t: len(i) for t, i in self._indexes.items()},
-            }
+        # File lock first, then the matcher's lock only while the state is captured: the big
+        # files are written without holding up syncs (and so writes and readiness). ``load``
+        # takes them the other way round, but runs before a matcher is shared.
+        with self._snapshot_lock(exclusive=True):
+            with self._lock:
+                current = self._read_manifest()
+                if current is not None and int(current["seq"]) > self.applied_seq:
+                    return path
+                writers = [
+                    index.snapshot_writer(self._snapshot_path(stype))
+                    for stype, index in self._indexes.items()
+                ]
+                manifest = {
+                    "seq": self.applied_seq,
+                    "holes": sorted(self._holes),
+                    "types": sorted(self._indexes),
+                    "sizes": {t: len(i) for t, i in self._indexes.items()},
+                }
+            for write in writers:
+                write()
             tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(manifest))
             with tmp.open("rb") as fh:

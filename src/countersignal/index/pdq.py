@@ -502,6 +502,17 @@ class PDQIndex(SignalIndex):
     def save(self, path: Path) -> None:
         write_snapshot(path, SNAPSHOT_KIND, {"size": len(self)}, self.snapshot_arrays())
 
+    def snapshot_writer(self, path: Path):
+        """Cheap capture (segments are immutable; only tombstones and the buffer are copied),
+        so the matcher's lock is held for milliseconds, not for the whole file write."""
+        with self._lock:
+            arrays = {
+                name: array.copy() if name.endswith(".alive") else array
+                for name, array in self.snapshot_arrays().items()
+            }
+            size = len(self)
+        return lambda: write_snapshot(path, SNAPSHOT_KIND, {"size": size}, arrays)
+
     @classmethod
     def load(cls, path: Path, *, verify: bool = True) -> PDQIndex:
         """Memory-map a snapshot; ``verify`` checks every array's CRC-32 first."""
