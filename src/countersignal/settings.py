@@ -29,6 +29,9 @@ class Limits(BaseSettings):
     max_json_bytes: int = 8 * 1024 * 1024
     max_review_chars: int = 200_000  # one news draft for the responsible-reporting review
     max_designation_list_bytes: int = 64 * 1024 * 1024
+    # A banked video is hashed every 1/30 s; past this many frames (30 min of it) the interval
+    # widens to duration / this, so a 4-hour upload cannot make a 35 MB signal and hours of work.
+    max_bank_video_frames: int = 54_000
     video_hash_timeout_s: float = 60.0  # decoding a video for vPDQ: this ...
     video_hash_timeout_per_video_s: float = 2.0  # ... plus this per second of video
 

@@ -215,3 +215,18 @@ def test_unknown_hash_purpose_is_refused(videos) -> None:
     assert seconds_per_hash_for("query") == 1.0
     with pytest.raises(InvalidInput, match="purpose"):
         hash_file(videos["original"], purpose="archive")  # type: ignore[arg-type]
+
+
+def test_long_banked_videos_are_hashed_at_a_capped_frame_count(videos) -> None:
+    """The dense bank interval widens for long videos (here a clip of a few seconds capped at
+    30 frames), and never becomes sparser than the query side's one per second."""
+    capped = hash_video(videos["original"], seconds_per_hash=BANK_SECONDS_PER_HASH,
+                        limits=Limits(max_bank_video_frames=30))
+    duration = capped.meta["duration"]
+    assert capped.meta["seconds_per_hash"] == pytest.approx(duration / 30, abs=1e-3)
+    assert 25 <= capped.meta["frames"] <= 31
+    query = hash_video(videos["original"])
+    assert vpdq_match(query.value, capped.value).query_percent == 100.0
+    floor = hash_video(videos["original"], seconds_per_hash=BANK_SECONDS_PER_HASH,
+                       limits=Limits(max_bank_video_frames=1))
+    assert floor.meta["seconds_per_hash"] == 1.0

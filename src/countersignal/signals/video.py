@@ -368,7 +368,9 @@ def hash_video(
     """The ``vpdq`` signal of a video file: probe, decode with ffmpeg, crop bars, PDQ per frame.
 
     ``seconds_per_hash`` is the sampling interval: :data:`SECONDS_PER_HASH` for queries,
-    :data:`BANK_SECONDS_PER_HASH` for banked videos (:func:`seconds_per_hash_for`).
+    :data:`BANK_SECONDS_PER_HASH` for banked videos (:func:`seconds_per_hash_for`), widened
+    for banked videos longer than ``limits.max_bank_video_frames`` allows (``meta`` records
+    the interval used).
 
     Why not ``vpdq.computeHash``: it hashes whole frames, so a letterboxed copy shares no
     frame with the original, and it picks every n-th *frame*, so copies at 25 and 29.97 fps
@@ -393,6 +395,9 @@ def hash_video(
     timeout = _hash_timeout(info, limits)
     bars, window = NO_BARS, []
     dense = seconds_per_hash < SECONDS_PER_HASH
+    if dense:  # long banked videos: at most max_bank_video_frames, never sparser than queries
+        capped = info.duration / max(1, limits.max_bank_video_frames)
+        seconds_per_hash = min(max(seconds_per_hash, capped), SECONDS_PER_HASH)
     if crop_bars and dense:
         window_seconds = CROP_WINDOW_FRAMES * SECONDS_PER_HASH
         with _decoded(path, SECONDS_PER_HASH, timeout, first_seconds=window_seconds) as sampled:
