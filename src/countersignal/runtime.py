@@ -39,7 +39,15 @@ class Runtime:
     def matcher(self):
         from countersignal.index.matcher import Matcher
 
-        return Matcher(self.sessions, self.settings.effective_index_dir).load()
+        settings = self.settings
+        kinds = {}
+        if settings.index_pdq_shards:
+            from countersignal.index.sharded import sharded_kind
+
+            kinds["pdq"] = sharded_kind(
+                settings.index_pdq_shards, settings.index_shard_cpus, settings.ray_address
+            )
+        return Matcher(self.sessions, settings.effective_index_dir, kinds=kinds).load()
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("./.countersignal"), description="data directory")
     database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in home")
     index_dir: Path | None = None
+    # Serving a PDQ bank larger than one machine: split it across this many Ray actors
+    # (index.sharded); 0 keeps one in-process index. ray_address: an existing cluster
+    # ("ray://host:10001" or "auto"); unset starts a local Ray on first use.
+    index_pdq_shards: int = Field(default=0, ge=0)
+    index_shard_cpus: float = Field(default=1.0, gt=0)
+    ray_address: str | None = None
     refdata: Path = Field(default=Path("../shared/data"), description="reference data for evals")
     organisation: str = Field(
         default="", description="organisation (id or name) the CLI acts for; default the demo one"

@@ -104,3 +104,53 @@ def test_sharded_index_rejects_bad_input(local_ray, tmp_path):
         assert as_words(["0" * 64]).shape == (1, 4)
     finally:
         index.close()
+
+
+@pytest.mark.slow
+def test_matcher_serves_from_shards_and_switches_snapshots(local_ray, session_factory, tmp_path):
+    """COUNTERSIGNAL_INDEX_PDQ_SHARDS: the matcher keeps a sharded PDQ index current from the
+    log like any other, snapshots it (one file per shard) and restarts from it; a snapshot
+    written for the other layout is not loaded but replayed, in both directions."""
+    from countersignal.banks import service
+    from countersignal.banks.service import ItemInput, SignalInput
+    from countersignal.index.matcher import Matcher, match_signals
+    from countersignal.index.sharded import ShardedPDQIndex, sharded_kind
+    from countersignal.signals import Signal
+
+    rng = np.random.default_rng(5)
+    values = hexes(random_words(rng, 40))
+    with session_factory.begin() as s:
+        bank = service.create_bank(s, organisation_id="org_s", name="sharded")
+        for value in values[:30]:
+            service.add_item(s, bank, ItemInput(signals=[SignalInput("pdq", value)]))
+    folder = tmp_path / "idx"
+    kinds = {"pdq": sharded_kind(2, actor_cpus=0.5)}
+
+    def matches(matcher, value):
+        with session_factory() as s:
+            found = match_signals(s, matcher, "org_s", [Signal("pdq", value)])
+        return [m.signal_value for m in found]
+
+    single = Matcher(session_factory, folder).load()
+    single.save()
+    sharded = Matcher(session_factory, folder, kinds=kinds).load()  # single file: replayed
+    assert isinstance(sharded._indexes["pdq"], ShardedPDQIndex)
+    assert sharded.status()["indexes"]["pdq"] == 30
+    with session_factory.begin() as s:
+        bank = service.get_bank(s, "org_s", "sharded")
+        for value in values[30:]:
+            service.add_item(s, bank, ItemInput(signals=[SignalInput("pdq", value)]))
+    assert sharded.sync() == 10
+    assert all(matches(sharded, v) == [v] for v in values)
+    sharded.save()
+    sharded._indexes["pdq"].close()
+
+    restarted = Matcher(session_factory, folder, kinds=kinds).load()  # from the shard files
+    assert restarted.status()["indexes"]["pdq"] == 40 and matches(restarted, values[35]) == [
+        values[35]
+    ]
+    restarted._indexes["pdq"].close()
+    back = Matcher(session_factory, folder).load()  # shards switched off: folder replayed
+    assert back.status()["indexes"]["pdq"] == 40
+    back.save()
+    assert (folder / "pdq.idx").is_file()

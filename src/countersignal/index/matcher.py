@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,20 @@ def index_class(signal_type: str) -> type[SignalIndex]:
 
 
 @dataclass(frozen=True)
+class IndexKind:
+    """How the matcher makes an empty index of a type and loads its snapshot (the default:
+    :func:`index_class`; a sharded PDQ index when ``COUNTERSIGNAL_INDEX_PDQ_SHARDS`` is set)."""
+
+    new: Callable[[], SignalIndex]
+    load: Callable[[Path], SignalIndex]
+
+
+def default_kind(signal_type: str) -> IndexKind:
+    cls = index_class(signal_type)
+    return IndexKind(new=cls, load=cls.load)
+
+
+@dataclass(frozen=True)
 class IndexHit:
     signal_id: int
     signal_type: str
@@ -63,9 +77,16 @@ class IndexHit:
 class Matcher:
     """Per-signal-type indexes over every bank's signals in one database."""
 
-    def __init__(self, factory: sessionmaker[Session], snapshot_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        snapshot_dir: Path | None = None,
+        *,
+        kinds: dict[str, IndexKind] | None = None,
+    ) -> None:
         self._factory = factory
         self._snapshot_dir = snapshot_dir
+        self._kinds = kinds or {}
         self._indexes: dict[str, SignalIndex] = {}
         self._lock = threading.RLock()
         self.applied_seq = 0
@@ -82,9 +103,8 @@ class Matcher:
         with self._lock:
             with self._snapshot_lock(exclusive=False):  # files are memory-mapped: safe after
                 manifest = self._read_manifest()
-                if manifest:
-                    for stype in manifest["types"]:
-                        self._indexes[stype] = index_class(stype).load(self._snapshot_path(stype))
+                if manifest and not self._load_indexes(manifest["types"]):
+                    manifest = None
             if manifest:
                 self.applied_seq = int(manifest["seq"])
                 self._holes = {int(s): time.monotonic() for s in manifest.get("holes", [])}
@@ -97,6 +117,21 @@ class Matcher:
             self.ready = True
         return self
 
+    def _kind(self, signal_type: str) -> IndexKind:
+        return self._kinds.get(signal_type) or default_kind(signal_type)
+
+    def _load_indexes(self, types: Sequence[str]) -> bool:
+        """Every type's snapshot, or none: one that does not load (e.g. written for a single
+        index when the configuration now asks for shards) means replaying the whole log."""
+        try:
+            for stype in types:
+                self._indexes[stype] = self._kind(stype).load(self._snapshot_path(stype))
+        except (CountersignalError, OSError, ValueError) as exc:
+            log.warning("index snapshot unusable (%s); replaying the whole change log", exc)
+            self._indexes = {}
+            return False
+        return True
+
     def _read_manifest(self) -> dict | None:
         if self._snapshot_dir is None:
             return None
@@ -104,7 +139,7 @@ class Matcher:
         if not path.is_file():
             return None
         manifest = json.loads(path.read_text())
-        if not all(self._snapshot_path(t).is_file() for t in manifest["types"]):
+        if not all(self._snapshot_path(t).exists() for t in manifest["types"]):
             return None
         return manifest
 
@@ -221,7 +256,7 @@ class Matcher:
             return
         index = self._indexes.get(stype)
         if index is None:
-            index = self._indexes[stype] = index_class(stype)()
+            index = self._indexes[stype] = self._kind(stype).new()
         if op == "remove":
             removed = [r.signal_id for r in run]
             index.remove(removed)

@@ -66,8 +66,8 @@ class PDQShard:
     def size(self) -> int:
         return len(self.index)
 
-    def compact(self) -> int:
-        self.index.compact()
+    def compact(self, background: bool = False) -> int:
+        self.index.compact(background=background)  # background: queries go on meanwhile
         return len(self.index)
 
     def save(self, path: str) -> int:
@@ -88,6 +88,7 @@ class ShardedPDQIndex(SignalIndex):
         actor_cpus: float = 1.0,
         paths: Sequence[str] | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
+        address: str | None = None,
     ) -> None:
         import ray
 
@@ -96,7 +97,7 @@ class ShardedPDQIndex(SignalIndex):
         if paths is not None and len(paths) != shards:
             raise InvalidInput(f"{len(paths)} snapshot files for {shards} shards")
         if not ray.is_initialized():
-            ray.init(include_dashboard=False, log_to_driver=False)
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
         self._ray = ray
         actor = ray.remote(num_cpus=actor_cpus, scheduling_strategy="SPREAD")(PDQShard)
         self._shards = [actor.remote(paths[i] if paths else None) for i in range(shards)]
@@ -145,9 +146,10 @@ class ShardedPDQIndex(SignalIndex):
         self._size -= removed
         return removed
 
-    def compact(self) -> None:
-        """Merge every shard's segments (after a bulk load), all shards in parallel."""
-        self._ray.get([s.compact.remote() for s in self._shards])
+    def compact(self, *, background: bool = False) -> None:
+        """Merge every shard's segments (after a bulk load), all shards in parallel;
+        ``background``: each shard merges in a thread of its own and keeps answering."""
+        self._ray.get([s.compact.remote(background) for s in self._shards])
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -184,6 +186,8 @@ class ShardedPDQIndex(SignalIndex):
         """One ``PDQIndex`` snapshot per shard in folder ``path``, then the manifest (last,
         atomically: a folder with a manifest always names complete shard files)."""
         path = Path(path)
+        if path.is_file():  # a single index's snapshot, from before shards were configured
+            path.unlink()
         path.mkdir(parents=True, exist_ok=True)
         names = [f"shard-{n:04d}.idx" for n in range(len(self._shards))]
         sizes = self._ray.get(
@@ -195,7 +199,12 @@ class ShardedPDQIndex(SignalIndex):
 
     @classmethod
     def load(
-        cls, path: Path, *, actor_cpus: float = 1.0, start_timeout_s: float = START_TIMEOUT_S
+        cls,
+        path: Path,
+        *,
+        actor_cpus: float = 1.0,
+        start_timeout_s: float = START_TIMEOUT_S,
+        address: str | None = None,
     ) -> ShardedPDQIndex:
         """Start one actor per shard file named in the folder's manifest; each loads its own."""
         path = Path(path)
@@ -205,10 +214,22 @@ class ShardedPDQIndex(SignalIndex):
             raise InvalidInput(f"{path} holds no sharded index snapshot: {exc}") from None
         names = manifest["shards"]
         return cls(len(names), actor_cpus=actor_cpus, paths=[str(path / n) for n in names],
-                   start_timeout_s=start_timeout_s)
+                   start_timeout_s=start_timeout_s, address=address)
 
     def close(self) -> None:
         """End the shard actors (their memory goes back at once)."""
         for shard in self._shards:
             self._ray.kill(shard)
         self._shards = []
+
+
+def sharded_kind(shards: int, actor_cpus: float = 1.0, address: str | None = None):
+    """The matcher's ``kinds`` entry for a sharded PDQ index (``COUNTERSIGNAL_INDEX_PDQ_SHARDS``):
+    how to make an empty one and how to load its snapshot folder. A snapshot written with
+    another shard count still loads (its own count); a single-index file does not (replayed)."""
+    from countersignal.index.matcher import IndexKind
+
+    return IndexKind(
+        new=lambda: ShardedPDQIndex(shards, actor_cpus=actor_cpus, address=address),
+        load=lambda path: ShardedPDQIndex.load(path, actor_cpus=actor_cpus, address=address),
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -85,6 +86,8 @@ def write_snapshot(path: Path, kind: str, meta: dict, arrays: dict[str, np.ndarr
             fh.truncate(data_start + offset)
             fh.flush()
             os.fsync(fh.fileno())
+        if path.is_dir():  # a sharded index's folder, from before the shards were switched off
+            shutil.rmtree(path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
