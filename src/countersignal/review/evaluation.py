@@ -35,6 +35,8 @@ LISTS = {
     "round3_heldout_near_miss": ("dev", False),
     "round4_heldout_positive": ("dev", True),
     "round4_heldout_near_miss": ("dev", False),
+    "round5_heldout_positive": ("dev", True),
+    "round5_heldout_near_miss": ("dev", False),
     "heldout_positive": ("heldout", True),
     "heldout_near_miss": ("heldout", False),
 }
@@ -42,6 +44,7 @@ LISTS = {
 ACCOUNTABILITY_LISTS = {
     "accountability": "accountability",
     "round4_heldout_accountability": "accountability",
+    "round5_heldout_accountability": "accountability",
     "heldout_accountability": "heldout_accountability",
 }
 HELDOUT_SPLITS = frozenset({"heldout", "heldout_accountability"})
