@@ -278,6 +278,8 @@ def main() -> None:
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--hit-ratio", type=float, default=0.5,
                         help="share of queries that are near-copies of stored hashes")
+    parser.add_argument("--warmup", type=int, default=5,
+                        help="seconds of unmeasured load before the runs (0: none)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the loaded bank and snapshot here and reuse them next run")
@@ -316,6 +318,11 @@ def main() -> None:
                 "Authorization": f"Bearer {token}", "Content-Type": "application/json"},
                 timeout=60,
             ).json()["matched"] for b in bodies[:200])
+        if args.warmup:  # steady state: worker threads, DB connections and caches warm
+            if use_wrk:
+                run_wrk(url, token, queries, 64, args.warmup, tmp)
+            else:
+                asyncio.run(_httpx_load(url, token, bodies, 64, args.warmup))
         for clients in (int(c) for c in args.clients.split(",")):
             probe = HealthProbe(url)
             probe.start()
@@ -344,7 +351,8 @@ def main() -> None:
 
     print(f"\nMachine: {machine()}; bank: {args.n:,} random PDQ hashes; "
           f"{args.workers} API worker(s) on {database_url.split(':')[0]}; load client: "
-          f"{'wrk' if use_wrk else 'httpx async'} on the same machine; {args.duration} s per run."
+          f"{'wrk' if use_wrk else 'httpx async'} on the same machine; {args.duration} s per run "
+          f"after {args.warmup} s of unmeasured warm-up."
           f"\nServer start (index snapshot load) {start_s:.1f} s; {matched}/200 sample queries "
           f"matched ({args.hit_ratio:.0%} are near-copies); wrong answers in sample: {wrong}; "
           f"server up after runs: {alive}.\n")
