@@ -132,3 +132,45 @@ def test_a_number_counting_something_else_is_not_a_casualty_figure() -> None:
     assert "unattributed_figures" not in fired("Investigators found bodies in four houses.")
     assert "unattributed_figures" not in fired("Следователи нашли тела в четырёх домах.", "ru")
     assert "unattributed_figures" in fired("Twelve people were injured in two separate blasts.")
+
+
+# Held-out round 5's errors, on new sentences: who speaks when a relative clause mentions the
+# attacker, consent to publish a name, and attribution in either aspect.
+
+_LONG = (
+    "He wanted to be heard, and my job was to keep him talking. In the end he was tired, he "
+    "was hungry, and he let the last three people walk out."
+)
+_LONG_RU = (
+    "«Он хотел, чтобы его услышали, а моя задача была не дать ему замолчать. В конце концов "
+    "он устал, проголодался и отпустил последних трёх человек, а потом сдался полиции»."
+)
+
+
+def test_a_relative_clause_about_the_attacker_does_not_make_him_the_speaker() -> None:
+    pronoun = f'A chaplain, who visited the gunman in prison twice, said: "{_LONG}"'
+    embedded = f'A coach who once trained at the same club as the attacker told us: "{_LONG}"'
+    assert "perpetrator_platform" not in fired(pronoun)
+    assert "perpetrator_platform" not in fired(embedded)
+    # the attacker speaking, and a message the attacker wrote, still count
+    assert "perpetrator_platform" in fired(f'The man who is holding the hostages said: "{_LONG}"')
+    assert "perpetrator_platform" in fired(f'Police released the note the gunman wrote: "{_LONG}"')
+    ru = "Священник, который когда-то служил в той же церкви, что и нападавший, сказал нам: "
+    assert "perpetrator_platform" not in fired(ru + _LONG_RU, "ru")
+    assert "perpetrator_platform" in fired("Стрелок сказал: " + _LONG_RU, "ru")
+
+
+def test_consent_to_publish_a_name_is_a_release() -> None:
+    injured = "Tom Ash was injured in the blast."
+    assert "next_of_kin" not in fired(injured + " His family allowed us to publish his name.")
+    assert "next_of_kin" in fired(injured + " His family has not agreed to his name being used.")
+    ru = "Али Рахман был ранен в ногу."
+    assert "next_of_kin" not in fired(ru + " Родные разрешили назвать его имя.", "ru")
+    assert "next_of_kin" in fired(ru + " Семья Рахмана не разрешила публиковать его имя.", "ru")
+
+
+def test_attribution_does_not_depend_on_the_verbs_aspect() -> None:
+    for verb in ("заявили", "заявляют", "сообщили", "сообщают", "подтверждают"):
+        text = f"Волонтёры {verb}, что при обстреле погибли не менее семи человек."
+        assert "unattributed_figures" not in fired(text, "ru"), verb
+    assert "unattributed_figures" in fired("При обстреле погибли не менее семи человек.", "ru")

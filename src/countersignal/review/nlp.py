@@ -217,14 +217,49 @@ def russian_pipeline() -> dict[str, Any]:
     }
 
 
+# Aspect pairs of Russian verbs of speaking, reporting, naming, asking and consenting
+# (perfective, imperfective). pymorphy3 lemmatises each aspect to its own infinitive
+# ("заявили" -> заявить, "заявляют" -> заявлять), so a lexicon listing one aspect would miss
+# the other; both members get the perfective's lemma, and attribution, speech verbs, release
+# and consent phrases are aspect-independent wherever they are used. Only verbs whose two
+# aspects mean the same thing are listed (not "утверждать" / "утвердить": claim / approve).
+ASPECT_PAIRS: tuple[tuple[str, str], ...] = (
+    ("заявить", "заявлять"), ("сообщить", "сообщать"), ("сказать", "говорить"),
+    ("рассказать", "рассказывать"), ("подтвердить", "подтверждать"), ("отметить", "отмечать"),
+    ("подчеркнуть", "подчёркивать"), ("добавить", "добавлять"), ("объявить", "объявлять"),
+    ("написать", "писать"), ("указать", "указывать"), ("уточнить", "уточнять"),
+    ("пояснить", "пояснять"), ("признать", "признавать"), ("опровергнуть", "опровергать"),
+    ("оспорить", "оспаривать"), ("настоять", "настаивать"), ("передать", "передавать"),
+    ("процитировать", "цитировать"), ("ответить", "отвечать"),
+    ("предупредить", "предупреждать"), ("пообещать", "обещать"), ("пригрозить", "грозить"),
+    ("потребовать", "требовать"), ("призвать", "призывать"), ("попросить", "просить"),
+    ("опубликовать", "публиковать"), ("назвать", "называть"), ("установить", "устанавливать"),
+    ("выяснить", "выяснять"), ("показать", "показывать"), ("подсчитать", "подсчитывать"),
+    ("оценить", "оценивать"), ("обвинить", "обвинять"), ("раскрыть", "раскрывать"),
+    ("разрешить", "разрешать"), ("позволить", "позволять"), ("согласиться", "соглашаться"),
+    ("обнародовать", "обнародовать"), ("прокомментировать", "комментировать"),
+    ("сообщиться", "сообщаться"), ("заверить", "заверять"), ("допустить", "допускать"),
+    ("предположить", "предполагать"), ("поделиться", "делиться"), ("упомянуть", "упоминать"),
+    ("констатировать", "констатировать"), ("задокументировать", "документировать"),
+    ("зафиксировать", "фиксировать"), ("привести", "приводить"),
+)  # fmt: skip
+_ASPECT_LEMMA = {
+    verb.replace("ё", "е"): perfective.replace("ё", "е")
+    for perfective, imperfective in ASPECT_PAIRS
+    for verb in (perfective, imperfective)
+}
+
+
 @lru_cache(maxsize=65536)
 def russian_lemma(word: str) -> str:
+    """pymorphy3's normal form, with both aspects of a paired verb given one lemma."""
     analyzer = russian_pipeline()["lemmatizer"]
     try:
         parses = analyzer.parse(word.lower())
     except ValueError:  # pymorphy3 asks unicodedata.name(), which has none for some letters
         return word.lower()
-    return parses[0].normal_form.replace("ё", "е") if parses else word.lower()
+    lemma = parses[0].normal_form.replace("ё", "е") if parses else word.lower()
+    return _ASPECT_LEMMA.get(lemma, lemma)
 
 
 def analyse_russian(text: str) -> Analysis:

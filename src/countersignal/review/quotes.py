@@ -3,7 +3,12 @@
 Quote marks are paired per paragraph (“ ”, « », „ “, straight double quotes, Markdown ``>``
 blocks). Attribution is read from the dependency parse: a speech verb outside the quote in the
 same sentence, and its subject; a pronoun subject pulls in the previous sentence, which is
-where a speaker is normally introduced. The lead-in text (what precedes the quote in its
+where a speaker is normally introduced. A speech verb inside a relative clause does not make
+the clause's own nouns the speaker: a relative pronoun subject ("the negotiator, who spoke to
+the gunman, said"), or a verb the parser hung inside a clause describing the sentence's subject
+("an imam who preached at the same mosque as the attacker told us"), resolves to the noun the
+clause modifies; a speech verb of the main clause is preferred to one in a relative clause.
+The lead-in text (what precedes the quote in its
 sentence) is kept as well, because reporters often name the source there ("the attacker's
 message read: ...").
 """
@@ -19,6 +24,9 @@ _PAIRED = re.compile(r"“[^“”\n]*”|«[^«»]*»|„[^„“”\n]*[“”
 _BLOCK = re.compile(r"(?m)^>[ \t]?(.+)$")
 _PRONOUNS = {"he", "she", "they", "it", "он", "она", "они", "оно"}
 _SUBJECT_DEPS = {"nsubj", "nsubjpass", "nsubj:pass"}
+_RELATIVE_DEPS = {"relcl", "acl:relcl"}
+# relative pronouns/determiners (English, Russian lemmas): they stand for the noun modified
+_RELATIVE_WORDS = {"who", "whom", "whose", "which", "that", "который", "кто", "что", "чей"}
 
 
 def find_quotes(analysis: Analysis, speech_verbs: Lexicon) -> list[Quote]:
@@ -52,11 +60,17 @@ def _attribute(analysis: Analysis, quote: Quote, speech_verbs: Lexicon) -> None:
     ]
     spans = [(start, quote.start), (quote.end, end)]
     speaker: tuple[int, int] | None = None
+    embedded: tuple[int, int] | None = None  # from a speech verb inside a relative clause
     for tok in outside:
         if tok.pos in ("VERB", "AUX", "") and speech_verbs.hits_token(tok):
-            speaker = _subject_span(analysis, tok, outside)
-            if speaker:
-                break
+            clause_head = _relative_clause_head(analysis, tok)
+            if clause_head is None:
+                speaker = _subject_span(analysis, tok, outside)
+                if speaker:
+                    break
+            elif embedded is None:
+                embedded = _embedded_speaker(analysis, tok, clause_head, outside)
+    speaker = speaker or embedded
     speaker_text = analysis.text[speaker[0] : speaker[1]].lower() if speaker else ""
     lead_in = analysis.text[start : quote.start].strip()
     if speaker_text in _PRONOUNS or (not speaker and not lead_in):
@@ -78,3 +92,36 @@ def _subject_span(analysis: Analysis, verb: Token, outside: list[Token]) -> tupl
         return None
     before = [t for t in outside if t.i < verb.i and t.is_word][-4:]
     return (before[0].start, before[-1].end) if before else None
+
+
+def _relative_clause_head(analysis: Analysis, tok: Token) -> Token | None:
+    """The noun modified by the relative clause ``tok`` sits in (None outside one)."""
+    current, seen = tok, set()
+    while current.head >= 0 and current.i not in seen:
+        seen.add(current.i)
+        if current.dep in _RELATIVE_DEPS:
+            return analysis.tokens[current.head]
+        current = analysis.tokens[current.head]
+    return None
+
+
+def _embedded_speaker(
+    analysis: Analysis, verb: Token, clause_head: Token, outside: list[Token]
+) -> tuple[int, int] | None:
+    """The speaker for a speech verb inside a relative clause: the modified noun when the
+    verb's subject is a relative pronoun or the clause describes the sentence's subject (the
+    parser hung the main speech verb inside it); otherwise the verb's own subject ("the message
+    the gunman wrote": the gunman)."""
+    allowed = {t.i for t in outside}
+    subject = next(
+        (c for c in analysis.children(verb) if c.dep in _SUBJECT_DEPS and c.i in allowed), None
+    )
+    relative = subject is not None and (
+        subject.lemma in _RELATIVE_WORDS or subject.norm in _RELATIVE_WORDS
+    )
+    # the modified noun is the sentence's subject, or the parser left it unattached ("dep",
+    # a root): the clause describes who speaks; an object ("the note the gunman wrote") is not
+    if relative or clause_head.dep in _SUBJECT_DEPS | {"dep", "root"} or clause_head.head < 0:
+        span = [t for t in analysis.subtree(clause_head) if t.i in allowed] or [clause_head]
+        return span[0].start, span[-1].end
+    return _subject_span(analysis, verb, outside)

@@ -49,6 +49,15 @@ def _counts_casualties(a: Analysis, count: Token, m: Match, max_path: int) -> bo
     """Is the number joined to the casualty word without passing through a prepositional
     phrase or oblique ("in three villages", "в трёх сёлах"), which counts something else?"""
     path = a.tree_path(count, a.tokens[m.first])
+    if path is None and a.has_parser:
+        # a broken parse (the two words never meet: a cycle in the tree) falls back to the
+        # words themselves: the count close before the casualty word, no preposition on it
+        between = a.tokens[count.i + 1 : m.first]
+        return (
+            0 < m.first - count.i <= max_path
+            and all(t.pos != "ADP" for t in between)
+            and (count.i == 0 or a.tokens[count.i - 1].pos != "ADP")
+        )
     if path is None or len(path) - 1 > max_path:
         return False
     return not any(

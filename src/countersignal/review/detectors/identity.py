@@ -10,11 +10,16 @@ from .base import Context, Hit, detector
 _OBJECT_DEPS = {"dobj", "obj", "attr", "pobj", "obl", "nmod"}
 
 
-@detector("identity_blame", lexicons=("identity", "violence", "agent_markers", "relevance"))
+@detector(
+    "identity_blame",
+    lexicons=("identity", "violence", "agent_markers", "agent_genitive", "relevance"),
+)
 def identity_blame(ctx: Context) -> Iterator[Hit]:
     """An identity word (`identity`) directly modifying a violence word (`violence`:
     "Muslim terrorists", "refugee violence"), violence "by" an identity group
-    (`agent_markers`), or an identity group as the subject of a violence predicate. Not when
+    (`agent_markers`) or in a bare genitive after an event noun (`agent_genitive`: "нападение
+    мигрантов", the parse's nmod with no preposition), or an identity group as the subject of
+    a violence predicate. Not when
     the sentence states why identity is relevant (`relevance`: stated ideology, allegiance)."""
     a = ctx.analysis
     identity, violence = ctx.lex("identity"), ctx.lex("violence")
@@ -34,6 +39,16 @@ def identity_blame(ctx: Context) -> Iterator[Hit]:
                 and any(identity.hits_token(t) for t in words[n + 2 : n + 4])
             ):
                 hit = (tok, words[min(n + 3, len(words) - 1)])
+                break
+            if (
+                a.has_parser
+                and ctx.lex("agent_genitive").hits_token(tok)
+                and identity.hits_token(nxt)
+                and nxt.head == tok.i
+                and nxt.dep == "nmod"
+                and not any(c.dep in ("case", "prep") for c in a.children(nxt))
+            ):
+                hit = (tok, nxt)
                 break
         if hit is None and a.has_parser:
             hit = _subject_blame(a, words, identity, violence)

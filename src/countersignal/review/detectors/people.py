@@ -178,17 +178,22 @@ class CasualtyParams(BaseModel):
 
 @detector(
     "named_casualty",
-    lexicons=("casualty", "release", "perpetrator", "perpetrator_actions", "linking"),
+    lexicons=(
+        "casualty", "release", "consent", "publication", "perpetrator", "perpetrator_actions",
+        "linking",
+    ),
     params=CasualtyParams,
-)
+)  # fmt: skip
 def named_casualty(ctx: Context) -> Iterator[Hit]:
     """A named person who died or was injured (`casualty`), in a draft that does not say the
-    name was released officially or the family informed (`release`). The name and the
+    name was released officially or the family informed (`release`), or that the family
+    agreed to its publication (a `consent` verb governing a `publication` word: "his family
+    agreed to his name being published", "семья согласилась назвать его имя"). The name and the
     casualty word must be joined without a verb of someone else's action between them (see
     `_linked`); `linking` lists the verbs that equate or list ("include", "is thought to be")."""
     a = ctx.analysis
     params: CasualtyParams = ctx.params  # type: ignore[assignment]
-    if ctx.lex("release").match_tokens(a.tokens):
+    if ctx.lex("release").match_tokens(a.tokens) or _consent_to_publish(ctx):
         return
     mentions = person_mentions(ctx)
     perpetrators = {m.key for m in mentions if m.perpetrator}  # identity holds for the draft
@@ -210,6 +215,33 @@ def named_casualty(ctx: Context) -> Iterator[Hit]:
                     0.75,
                 )
                 break
+
+
+_NEGATIONS = {"not", "nt", "never", "не", "никогда"}
+
+
+def _consent_to_publish(ctx: Context) -> bool:
+    """Consent to naming counts as a release: a `consent` word ("agreed", "allowed",
+    "согласилась", "разрешили") whose clause (its dependency subtree; the next eight words
+    without a parser) holds a `publication` word ("name", "published", "назвать", "имя"), in
+    any aspect or voice since both lexicons match lemmas. Not when the consent is negated."""
+    a = ctx.analysis
+    consent, publication = ctx.lex("consent"), ctx.lex("publication")
+    if not consent or not publication:
+        return False
+    for match in consent.match_tokens(a.tokens):
+        tok = a.tokens[match.first]
+        if any(c.norm in _NEGATIONS for c in a.children(tok)) or (
+            tok.i > 0 and a.tokens[tok.i - 1].norm in _NEGATIONS
+        ):
+            continue  # "did not agree", "не разрешила"
+        if a.has_parser:
+            scope = [t for t in a.subtree(tok) if t.i >= tok.i]
+        else:
+            scope = a.tokens[tok.i + 1 : tok.i + 9]
+        if publication.contains(scope):
+            return True
+    return False
 
 
 # A verb between a name and a casualty word that makes them different people's: the named

@@ -29,12 +29,18 @@ def _speaker_core(a: Analysis, speaker: list[Token]) -> tuple[list[Token], list[
     if root is None or not a.has_parser:
         return speaker, []
     members = {t.i for t in speaker}
-    described: set[int] = set()
-    for child in a.children(root):
-        if child.i in members and child.dep in _DESCRIPTIVE:
-            described |= {t.i for t in a.subtree(child)}
-    core = [t for t in speaker if t.i not in described]
-    return core, [t for t in speaker if t.i in described]
+    # the core is what hangs on the head through non-descriptive relations, inside the span;
+    # tokens the parser attached elsewhere (into the quotation, say) are not part of it
+    core_ids = {root.i}
+    changed = True
+    while changed:
+        changed = False
+        for tok in speaker:
+            if tok.i not in core_ids and tok.head in core_ids and tok.dep not in _DESCRIPTIVE:
+                core_ids.add(tok.i)
+                changed = True
+    core = [t for t in speaker if t.i in core_ids]
+    return core, [t for t in speaker if t.i not in core_ids and t.i in members]
 
 
 def _speaker_is_perpetrator(ctx: Context, speaker: list[Token]) -> bool | None:
@@ -122,17 +128,40 @@ def demands_in_full(ctx: Context) -> Iterator[Hit]:
             yield Hit(sent.start, sent.end, "lists the perpetrators' demands in full", 0.75)
 
 
+_POSSESSOR_DEPS = {"poss", "nmod", "nmod:poss", "compound"}
+
+
+def _perpetrators_document(ctx: Context, sent) -> bool:
+    """A document word (`documents`: declaration, leaflet, diary) whose possessor is the
+    perpetrator (`perpetrator`): "the gunman's declaration", "декларация стрелка". With no
+    parse, the perpetrator word must come just before the document word."""
+    a = ctx.analysis
+    perpetrator = ctx.lex("perpetrator")
+    for m in ctx.lex("documents").match_sentence(a, sent):
+        doc = a.tokens[m.first]
+        if a.has_parser:
+            if any(c.dep in _POSSESSOR_DEPS and perpetrator.hits_token(c) for c in a.children(doc)):
+                return True
+        elif any(perpetrator.hits_token(t) for t in a.tokens[max(0, doc.i - 3) : doc.i]):
+            return True
+    return False
+
+
 @detector(
     "propaganda_reproduction",
-    lexicons=("propaganda", "reproduction", "refusal", "benign"),
+    lexicons=("propaganda", "reproduction", "refusal", "benign", "documents", "perpetrator"),
 )
 def propaganda_reproduction(ctx: Context) -> Iterator[Hit]:
-    """A manifesto or propaganda item (`propaganda`) offered to readers (`reproduction`:
-    download, link, in full, extracts), unless the sentence declines or reports removal
-    (`refusal`) or the document is something else (`benign`, e.g. an election manifesto)."""
+    """A manifesto or propaganda item (`propaganda`), or a document the perpetrator wrote
+    (`documents` possessed by a `perpetrator` word: "the gunman's declaration"), offered to
+    readers (`reproduction`: download, link, in full, extracts), unless the sentence declines
+    or reports removal (`refusal`) or the document is something else (`benign`, e.g. an
+    election manifesto)."""
     a = ctx.analysis
     for sent in a.sentences:
-        if not ctx.sentence_has("propaganda", sent) or ctx.sentence_has("benign", sent):
+        if ctx.sentence_has("benign", sent):
+            continue
+        if not (ctx.sentence_has("propaganda", sent) or _perpetrators_document(ctx, sent)):
             continue
         if ctx.sentence_has("refusal", sent):
             continue
