@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from api.helpers import unique
 from countersignal.api import create_app
 
@@ -43,7 +45,7 @@ def test_metrics_need_admin(server):
     with server.client("a", "admin") as admin:
         text = admin.get("/metrics").text
     assert 'countersignal_http_requests_total{method="POST",route="/v1/banks",status="201"}' in text
-    assert "countersignal_matcher_ready 1.0" in text
+    assert re.search(r'countersignal_matcher_ready\{pid="\d+"\} 1\.0', text)
     assert "countersignal_http_request_duration_seconds_bucket" in text
 
 

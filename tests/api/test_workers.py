@@ -36,3 +36,31 @@ def test_two_workers_share_writes(tmp_path):
         started = time.monotonic()
         stop_server(process)
         assert time.monotonic() - started < 10, "workers must shut down promptly"
+
+
+@pytest.mark.slow
+def test_metrics_add_up_across_workers(tmp_path):
+    """A scrape lands on one worker, yet reports every worker's requests (and that worker's
+    own matcher state, labelled with its pid)."""
+    import re
+
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    process, base, log, _ = start_server(tmp_path, {"COUNTERSIGNAL_DATABASE_URL": url},
+                                         ["--workers", "2"])
+    try:
+        server = Server(base, url, process, log, "")
+        server.orgs["a"] = make_org(url, "Metrics org")
+        pattern = re.compile(
+            r'countersignal_http_requests_total\{method="GET",route="/v1/me",status="200"\} (\S+)'
+        )
+        pids = set()
+        with server.client("a", "admin") as client:
+            for _ in range(40):  # new connections: both workers answer some
+                assert client.get("/v1/me", headers={"Connection": "close"}).status_code == 200
+            for _ in range(12):
+                text = client.get("/metrics", headers={"Connection": "close"}).text
+                assert float(pattern.search(text).group(1)) == 40.0
+                pids.update(re.findall(r'countersignal_matcher_ready\{pid="(\d+)"\}', text))
+        assert len(pids) == 2, "scrapes should have reached both workers"
+    finally:
+        stop_server(process)

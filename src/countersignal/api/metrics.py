@@ -1,18 +1,23 @@
-"""Prometheus metrics for one API process: requests, latency, matcher and index state.
+"""Prometheus metrics: requests, latency, match outcomes, matcher and index state.
 
-Each process keeps its own registry (``--workers N`` means N series sets, told apart by the
-scraper's instance or by ``pid``-labelled targets); matcher gauges are read at scrape time so
-they cost nothing per request.
+With ``serve --workers N`` a scrape lands on any one worker, so request counters and
+histograms use prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by
+``serve`` for N > 1): every scrape reports the sum over all workers. The matcher gauges are
+read at scrape time (they cost nothing per request) and describe the answering worker's own
+indexes, labelled with its ``pid``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -22,26 +27,31 @@ class _MatcherCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         status = self._status()
-        ready = GaugeMetricFamily("countersignal_matcher_ready", "1 once indexes are loaded")
-        ready.add_metric([], 1.0 if status and status.get("ready") else 0.0)
+        pid = [str(os.getpid())]
+        ready = GaugeMetricFamily(
+            "countersignal_matcher_ready", "1 once indexes are loaded", labels=["pid"]
+        )
+        ready.add_metric(pid, 1.0 if status and status.get("ready") else 0.0)
         yield ready
         if not status:
             return
         seq = GaugeMetricFamily(
-            "countersignal_matcher_applied_seq", "last signal change log entry applied"
+            "countersignal_matcher_applied_seq", "last signal change log entry applied",
+            labels=["pid"],
         )
-        seq.add_metric([], float(status["applied_seq"]))
+        seq.add_metric(pid, float(status["applied_seq"]))
         yield seq
         lag = GaugeMetricFamily(
-            "countersignal_matcher_sync_age_seconds", "seconds since the last successful sync"
+            "countersignal_matcher_sync_age_seconds", "seconds since the last successful sync",
+            labels=["pid"],
         )
-        lag.add_metric([], float(status.get("sync_age_s") or 0.0))
+        lag.add_metric(pid, float(status.get("sync_age_s") or 0.0))
         yield lag
         sizes = GaugeMetricFamily(
-            "countersignal_index_signals", "signals in each index", labels=["signal_type"]
+            "countersignal_index_signals", "signals in each index", labels=["pid", "signal_type"]
         )
         for signal_type, size in status["indexes"].items():
-            sizes.add_metric([signal_type], float(size))
+            sizes.add_metric([*pid, signal_type], float(size))
         yield sizes
 
 
@@ -67,7 +77,8 @@ class ApiMetrics:
             ["outcome"],
             registry=self.registry,
         )
-        self.registry.register(_MatcherCollector(matcher_status))
+        self._matcher = _MatcherCollector(matcher_status)
+        self.registry.register(self._matcher)
         self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -82,4 +93,10 @@ class ApiMetrics:
         children[1].observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        shared = os.environ.get(MULTIPROCESS_ENV)
+        if not shared:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()  # every worker's counters, summed from their files
+        MultiProcessCollector(registry, path=shared)
+        registry.register(self._matcher)
+        return generate_latest(registry)

@@ -11,6 +11,7 @@ tell that the deployment is live.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -108,18 +109,35 @@ def serve(
             out.print(f"  cat {token_file}", markup=False, highlight=False, soft_wrap=True)
     host = host or settings.api.host
     port = port or settings.api.port
+    workers = workers or settings.api.workers
+    if workers > 1:
+        _share_metrics(settings.home)
     err.print(f"serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(
         "countersignal.api.app:create_app",
         factory=True,
         host=host,
         port=port,
-        workers=workers or settings.api.workers,
+        workers=workers,
         log_level=log_level,
         access_log=False,
         server_header=False,
     )
     lock.close()
+
+
+def _share_metrics(home: Path) -> None:
+    """Workers write request metrics to one folder so that any worker's /metrics reports
+    them all (prometheus_client multiprocess mode). Set before the workers start; wiped at
+    each start, as that mode requires. An operator's own PROMETHEUS_MULTIPROC_DIR wins."""
+    from countersignal.api.metrics import MULTIPROCESS_ENV
+
+    if os.environ.get(MULTIPROCESS_ENV):
+        return
+    folder = (home / "run" / "metrics").resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
 
 
 def register(app: typer.Typer) -> None:
