@@ -360,7 +360,7 @@ class ItemMetadata:
     stored only if no clear happened while they were read.
     """
 
-    MAX_ENTRIES = 200_000
+    MAX_ENTRIES = 50_000  # ~0.5-1 KB each; repeated hits (viral copies) are what it serves
 
     def __init__(self) -> None:
         self._entries: dict[int, HitMetadata] = {}
