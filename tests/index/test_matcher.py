@@ -258,3 +258,34 @@ def test_snapshot_files_are_written_without_holding_up_syncs(session_factory, tm
     saver.join(30)
     restarted = Matcher(session_factory, tmp_path / "idx").load()
     assert restarted.status()["indexes"]["pdq"] == 2  # snapshot of 1 plus the replayed tail
+
+
+def test_pruning_the_change_log_keeps_restarts_and_numbering_whole(session_factory, tmp_path):
+    from countersignal.index.matcher import prune_change_log
+
+    rng = random.Random(9)
+    values = [random_pdq(rng) for _ in range(6)]
+    for value in values[:4]:
+        _add(session_factory, "log", [SignalInput("pdq", value)])
+    matcher = Matcher(session_factory, tmp_path / "idx").load()
+    assert matcher.snapshot_position() is None
+    matcher.save()
+    position = matcher.snapshot_position()
+    assert position == matcher.applied_seq + 1
+    for value in values[4:]:
+        _add(session_factory, "log", [SignalInput("pdq", value)])
+
+    assert prune_change_log(session_factory, below=position) == 4
+    restarted = Matcher(session_factory, tmp_path / "idx").load()  # snapshot + tail
+    assert restarted.status()["indexes"]["pdq"] == 6
+
+    # Everything but the newest entry may go; its number is never handed out again.
+    with session_factory() as s:
+        newest = s.scalar(select(SignalChange.seq).order_by(SignalChange.seq.desc()).limit(1))
+    assert prune_change_log(session_factory, below=10**9) == 1
+    _add(session_factory, "log", [SignalInput("pdq", random_pdq(rng))])
+    with session_factory() as s:
+        assert s.scalars(select(SignalChange.seq).order_by(SignalChange.seq)).all() == [
+            newest, newest + 1
+        ]
+    assert restarted.sync() == 1 and restarted.status()["indexes"]["pdq"] == 7

@@ -214,6 +214,27 @@ def index_snapshot() -> None:
     err.print(f"snapshot written to {path.parent} in {time.monotonic() - started:.2f}s")
 
 
+@index_app.command("prune-log")
+def index_prune_log(
+    below: Annotated[int | None, typer.Option(
+        help="delete change-log entries numbered below this (default: what this host's "
+             "snapshot no longer needs); with replicas on several hosts, give the lowest "
+             "over all of them")] = None,
+) -> None:
+    """Delete signal change-log entries that no snapshot needs any more (the log grows by one
+    row per signal change; the newest row is always kept)."""
+    from countersignal.index.matcher import prune_change_log
+
+    rt = runtime()
+    if below is None:
+        below = rt.matcher.snapshot_position()
+        if below is None:
+            raise InvalidInput("no snapshot here: write one first (countersignal index "
+                               "snapshot) or give --below")
+    removed = prune_change_log(rt.sessions, below=below)
+    err.print(f"removed {removed} change-log entries below {below}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("hash")(hash_command)
     app.command("match")(match_command)

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from countersignal.banks.models import META_OP, Bank, BankItem, Label, Signal, SignalChange
@@ -197,6 +197,17 @@ class Matcher:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         return path
+
+    def snapshot_position(self) -> int | None:
+        """The lowest change-log position a restart from this folder's snapshot reads again
+        (its sequence number, or an earlier hole it still waits for); ``None`` if none."""
+        if self._snapshot_dir is None:
+            return None
+        with self._snapshot_lock(exclusive=False):
+            manifest = self._read_manifest()
+        if manifest is None:
+            return None
+        return min([int(manifest["seq"]) + 1, *(int(h) for h in manifest.get("holes", []))])
 
     # --- keeping current -------------------------------------------------------------------
 
@@ -541,3 +552,20 @@ def match_signals(
     if missing:
         found.update(_read_metadata(session, matcher.metadata, missing))
     return _results(best, found, organisation_id, bank_ids)
+
+
+def prune_change_log(factory: sessionmaker[Session], *, below: int) -> int:
+    """Delete change-log entries numbered below ``below``; returns how many went.
+
+    Safe below every replica's :meth:`Matcher.snapshot_position` (a replica restarting from an
+    older snapshot would miss what was pruned). The newest entry is always kept: SQLite hands
+    the number of a deleted last row out again, and replicas would skip the reused number.
+    """
+    with factory() as session, session.begin():
+        newest = session.scalar(select(func.max(SignalChange.seq)))
+        if newest is None:
+            return 0
+        result = session.execute(
+            delete(SignalChange).where(SignalChange.seq < min(below, newest))
+        )
+        return result.rowcount or 0
