@@ -174,3 +174,17 @@ def test_attribution_does_not_depend_on_the_verbs_aspect() -> None:
         text = f"Волонтёры {verb}, что при обстреле погибли не менее семи человек."
         assert "unattributed_figures" not in fired(text, "ru"), verb
     assert "unattributed_figures" in fired("При обстреле погибли не менее семи человек.", "ru")
+
+
+def test_round_five_misses_found_by_general_means() -> None:
+    # a code word given in single quotes or by its capitalised name
+    assert "hoax_threat_details" in fired("The hoaxer used the code word 'Green Lantern'.")
+    assert "hoax_threat_details" not in fired("Police said no code word had been used.")
+    # the perpetrator's own document offered to readers, not somebody else's
+    offered = "The bomber's diary can be downloaded from the link below."
+    assert "manifesto_propaganda" in fired(offered)
+    other = "The diary of a nurse who treated the bomber's victims can be downloaded below."
+    assert "manifesto_propaganda" not in fired(other)
+    # a bare genitive names the doer of the violence in Russian; "на" names its target
+    assert "stigmatising_identity" in fired("Насилие беженцев пугает жителей.", "ru")
+    assert "stigmatising_identity" not in fired("Нападение на беженцев осудили все.", "ru")

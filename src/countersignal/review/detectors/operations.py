@@ -101,9 +101,10 @@ def _subject_tokens(a: Analysis, verb: Token) -> list[Token] | None:
         return None
     node = verb
     for _ in range(3):  # conjoined or relative clauses share their subject upwards
-        for child in a.children(node):
-            if child.dep.startswith("nsubj"):
-                return a.subtree(child)
+        # every subject the parser gave ("Update, 14:20: the hostages are sitting" has two)
+        subjects = [c for c in a.children(node) if c.dep.startswith("nsubj")]
+        if subjects:
+            return [t for child in subjects for t in a.subtree(child)]
         if node.dep in ("conj", "xcomp", "relcl", "acl:relcl", "acl") and node.head >= 0:
             parent = a.tokens[node.head]
             if node.dep in ("relcl", "acl:relcl", "acl") and parent.pos in ("NOUN", "PROPN"):

@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+from ..analysis import Analysis, Sentence
+from ..lexicon import Match
 from .base import Context, Hit, detector
 from .common import enumeration_size
+
+_SINGLE_QUOTED = re.compile(r"\s*['‘]([^'’\n]{1,40})['’]")
 
 
 @detector("code_word_disclosed", lexicons=("code_word",))
 def code_word_disclosed(ctx: Context) -> Iterator[Hit]:
-    """A code word mentioned together with a quotation in the same sentence, i.e. given."""
+    """A code word mentioned together with a quotation in the same sentence, i.e. given; or
+    the word itself right after the mention, in single quotes or capitalised ("the code phrase
+    Red Orchard", "кодовое слово Красный сад")."""
     a = ctx.analysis
     for sent in a.sentences:
-        if not ctx.sentence_has("code_word", sent):
+        found = ctx.lex("code_word").match_sentence(a, sent)
+        if not found:
             continue
         for q in a.quotes:
             if sent.start <= q.start < sent.end and q.words <= 6:
                 yield Hit(q.start, q.end, "publishes the code word used to verify warnings", 0.9)
                 break
+        else:
+            given = _given_after(a, found, sent)
+            if given is not None:
+                yield Hit(*given, "publishes the code word used to verify warnings", 0.85)
+
+
+def _given_after(a: Analysis, found: list[Match], sent: Sentence) -> tuple[int, int] | None:
+    """The code word itself right after a mention of one, if it is given there."""
+    for m in found:
+        single = _SINGLE_QUOTED.match(a.text, m.end, sent.end)
+        if single:
+            return single.start(1) - 1, single.end()
+        nxt = a.tokens[m.last] if m.last < sent.last else None
+        if nxt is not None and nxt.is_word and nxt.text[:1].isupper():
+            return nxt.start, nxt.end
+    return None
 
 
 @detector("target_list", lexicons=("target_cues", "threat_context", "security_measures"))
