@@ -188,3 +188,13 @@ def test_round_five_misses_found_by_general_means() -> None:
     # a bare genitive names the doer of the violence in Russian; "на" names its target
     assert "stigmatising_identity" in fired("Насилие беженцев пугает жителей.", "ru")
     assert "stigmatising_identity" not in fired("Нападение на беженцев осудили все.", "ru")
+
+
+def test_an_apposition_with_an_attack_clause_identifies_the_perpetrator() -> None:
+    text = (
+        "Ella Moss, the woman who opened fire at the museum, was 31. Moss grew up nearby. "
+        "Moss worked in a bakery. Moss bought the gun in May. Moss lived alone. Moss left a note."
+    )
+    assert "perpetrator_prominence" in fired(text)
+    helper = text.replace("the woman who opened fire at", "the guide who was working in")
+    assert "perpetrator_prominence" not in fired(helper)

@@ -69,6 +69,13 @@ def _agent_of(a: Analysis, toks: list[Token], actions: Lexicon) -> bool:
                 return True
         if verb.dep in ("relcl", "acl:relcl", "acl") and verb.head in members:
             return True
+        if verb.dep in ("relcl", "acl:relcl") and verb.head >= 0:
+            # "Sara Dunn, the woman who opened fire": the clause describes an apposition
+            described = a.tokens[verb.head]
+            if described.dep == "appos" and (
+                described.head in members or any(t.head == described.i for t in toks)
+            ):
+                return True
         if root is not None and root.dep == "attr" and root.head >= 0:
             copula = a.tokens[root.head]
             for child in a.children(copula):
