@@ -212,3 +212,29 @@ def test_background_compaction_keeps_concurrent_changes(rng, monkeypatch):
     queries = _queries(rng, hashes, 60)
     expected = brute_force(queries, hashes[live], live, 31)
     assert _as_sorted(index.query_words(queries)) == expected
+
+
+@pytest.mark.parametrize("threshold", [1, 15, 31])
+def test_more_hits_than_the_kernels_scratch_holds_stay_exact(rng, threshold):
+    """The search collects hits in fixed scratch buffers (``CANDIDATES`` entries) and verifies
+    them when full; a word shared by many more rows than that, found from either side of the
+    tables, must still give every row exactly once."""
+    from countersignal.index._pdq_kernels import CANDIDATES
+
+    many = 3 * CANDIDATES + 17
+    base = random_hashes(rng, 1)
+    same = np.repeat(base, many, axis=0)  # every word shared, one lo-side entry per word
+    shared = random_hashes(rng, many)
+    shared[:, 1] = base[0, 1]  # words 2 and 3 shared, the rest random
+    lo_only = random_hashes(rng, many)
+    lo_only[:, 2] = base[0, 2] ^ np.uint64(0xC000_0000_0000_0000)  # word 4: hi 2 bits away
+    hashes = np.concatenate([same, shared, lo_only, random_hashes(rng, 5000)])
+    ids = np.arange(len(hashes), dtype=np.int64)
+    index = PDQIndex()
+    index.add_words(ids, hashes)
+    queries = np.concatenate(
+        [base, flip_bits(rng, np.repeat(base, 3, axis=0), np.array([1, 4, 9]))]
+    )
+    got = _as_sorted(index.query_words(queries, threshold))
+    assert got == brute_force(queries, hashes, ids, threshold)
+    assert len(got[0]) >= many

@@ -22,18 +22,64 @@ Every kernel is ``nogil``: batched queries and builds run on several threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 N_WORDS = 8
 N_BUCKETS = 1 << 16
+LINE_TAILS = 32  # 2-byte tails in a 64-byte cache line
+PREFETCH_TAILS = 8 * LINE_TAILS  # a bucket's first lines prefetched ahead of its scan
+BUCKET_AHEAD = 8  # buckets prefetched ahead of the one being scanned
+CHUNK_TAILS = 32  # tails tested together, without branches, before looking at any one
+CANDIDATES = 1024  # hits collected before they are verified
+VERIFY_AHEAD = 8  # candidates whose hash rows are prefetched ahead of their verification
+
+
+@intrinsic
+def _ctpop(typingctx, x):
+    """Population count in ``x``'s own width: one ``popcnt`` (``vpopcnt{w,q}`` when a loop over
+    it is vectorised; LLVM lowers it to bit tricks on CPUs without the instruction)."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return x(x), codegen
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Ask for the cache line of ``arr[idx]`` (first element of row ``idx`` for 2-D arrays).
+
+    A hint only: it never faults and returns nothing; callers keep ``idx`` in bounds anyway.
+    """
+    if not (isinstance(arr, types.Array) and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        zero = context.get_constant(types.intp, 0)
+        index = [builder.sext(args[1], zero.type) if args[1].type != zero.type else args[1]]
+        ptr = cgutils.get_item_pointer(
+            context, builder, aryty, ary, index + [zero] * (aryty.ndim - 1), wraparound=False
+        )
+        ptr = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])  # read, keep in all levels, data
+        return context.get_dummy_value()
+
+    return types.none(arr, idx), codegen
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _popcount64(x):
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+    return np.int64(_ctpop(np.uint64(x)))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -129,36 +175,180 @@ def build_tables(hashes):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _distance(row, query):
+    return np.int64(
+        _ctpop(row[0] ^ query[0])
+        + _ctpop(row[1] ^ query[1])
+        + _ctpop(row[2] ^ query[2])
+        + _ctpop(row[3] ^ query[3])
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _hi_tail_at(hashes, hi_tail, w, j):
     return _half(hashes[j], 1) if w == 0 else np.int64(hi_tail[w - 1, j])
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _hi_row_at(hi_rows, w, j):
-    if w == 0:
-        return np.int64(j)
-    r = hi_rows[w - 1, j]
-    return np.int64(r[0]) | (np.int64(r[1]) << 8) | (np.int64(r[2]) << 16)
+def _any_within(tails, start, end, q16, lo16, span16):
+    """Whether some ``tails[start:end]`` has ``lo <= popcount(tail ^ q) <= lo + span``.
+
+    Branch-free over unsigned indices (no wraparound code), so LLVM vectorises it in 16-bit
+    lanes: 32 tails per AVX-512 instruction (``vpopcntw``), 16 with AVX2.
+    """
+    hit = np.uint16(0)
+    for j in range(np.uint64(start), np.uint64(end)):
+        pc = np.uint16(_ctpop(np.uint16(tails[j] ^ q16)))
+        hit |= np.uint16(np.uint16(pc - lo16) <= span16)
+    return hit
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _emit(row, w, query, hashes, alive, word_r, r, out_rows, out_dist, count):
-    """Verify one candidate row; returns the new count."""
-    if not alive[row]:
-        return count
-    h = hashes[row]
-    for u in range(w):  # an earlier word finds every row with d_u <= s_u: it reported it
-        if word_r[u] >= 0 and _word_distance(h, query, u) <= word_r[u]:
-            return count
-    dist = 0
-    for i in range(4):
-        dist += _popcount64(h[i] ^ query[i])
-    if dist <= r:
+def _any_within_word0(hashes, start, end, q16, span16):
+    """:func:`_any_within` for word 0, whose hi table is the row order: tails are half 1."""
+    hit = np.uint16(0)
+    for j in range(np.uint64(start), np.uint64(end)):
+        tail = np.uint16(hashes[j, 0] >> np.uint64(32))
+        hit |= np.uint16(np.uint16(_ctpop(np.uint16(tail ^ q16))) <= span16)
+    return hit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_bucket(hashes, hi_tail, lo_tail, w, side, start, end):
+    """Start fetching a bucket's first cache lines (the hardware streams the rest)."""
+    stop = min(end, start + PREFETCH_TAILS)
+    if side >= 0:
+        tails = lo_tail[w]
+        for j in range(start, stop, LINE_TAILS):
+            _prefetch(tails, j)
+    elif w > 0:
+        tails = hi_tail[w - 1]
+        for j in range(start, stop, LINE_TAILS):
+            _prefetch(tails, j)
+    else:
+        for j in range(start, min(end, start + PREFETCH_TAILS // 8), 2):
+            _prefetch(hashes, j)  # two 32-byte rows a line
+
+
+@njit(cache=True, nogil=True)
+def _verify(cand, n, query, hashes, alive, hi_rows, word_r, r, rows, out_rows, out_dist, count):
+    """Emit the candidates ``cand[:n]`` (``word << 32 | position`` in that word's hi table)
+    that are live, within ``r`` and not found by an earlier word; returns the new count.
+
+    Row numbers are decoded in one pass and the hashes fetched a few candidates ahead, so the
+    random reads overlap instead of waiting one after another."""
+    for i in range(n):
+        w = cand[i] >> 32
+        j = cand[i] & 0xFFFFFFFF
+        if w == 0:
+            rows[i] = j
+        else:
+            b = hi_rows[w - 1, j]
+            rows[i] = np.int64(b[0]) | (np.int64(b[1]) << 8) | (np.int64(b[2]) << 16)
+    for i in range(min(n, VERIFY_AHEAD)):
+        _prefetch(hashes, rows[i])
+    for i in range(n):
+        if i + VERIFY_AHEAD < n:
+            _prefetch(hashes, rows[i + VERIFY_AHEAD])
+        row = rows[i]
+        h = hashes[row]
+        dist = _distance(h, query)
+        if dist > r:
+            continue
+        w = cand[i] >> 32
+        seen = False
+        for u in range(w):  # an earlier word finds every row with d_u <= s_u: it reported it
+            if word_r[u] >= 0 and _word_distance(h, query, u) <= word_r[u]:
+                seen = True
+                break
+        if seen or not alive[row]:
+            continue
         if count < out_rows.shape[0]:
             out_rows[count] = row
             out_dist[count] = dist
         count += 1
     return count
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lower_bound(hashes, hi_tail, w, hs, he, lo):
+    """First position in ``[hs, he)`` of word ``w``'s hi table whose tail is ``>= lo``.
+
+    A hi bucket is sorted by lo: guessed by interpolation, bracketed by galloping, finished by
+    binary search (one or two cache lines on uniform data, O(log n) in skewed buckets)."""
+    g = hs + ((lo * (he - hs)) >> 16)
+    if _hi_tail_at(hashes, hi_tail, w, g) < lo:  # the answer is in (g, he]
+        left, right, step = g + 1, he, 1
+        while g + step < he:
+            if _hi_tail_at(hashes, hi_tail, w, g + step) >= lo:
+                right = g + step
+                break
+            left = g + step + 1
+            step *= 2
+    else:  # ... or in [hs, g]
+        left, right, step = hs, g, 1
+        while g - step >= hs:
+            if _hi_tail_at(hashes, hi_tail, w, g - step) < lo:
+                left = g - step + 1
+                break
+            right = g - step
+            step *= 2
+    while left < right:
+        mid = (left + right) >> 1
+        if _hi_tail_at(hashes, hi_tail, w, mid) < lo:
+            left = mid + 1
+        else:
+            right = mid
+    return left
+
+
+@njit(cache=True, nogil=True)
+def _resolve_lo(lo_cand, n, resume, hashes, hi_off, hi_tail, cand, nc):
+    """Turn lo-side hits (``word << 32 | hi << 16 | lo``: a whole word) into positions in that
+    word's hi table, appended to ``cand`` from ``nc``.
+
+    Returns ``(consumed, nc, resume)``: when ``cand`` fills up, entry ``consumed`` is not
+    finished and continues at position ``resume`` on the next call (``-1``: from its start).
+    """
+    for i in range(n):
+        e = lo_cand[i]
+        _prefetch(hi_off[e >> 32], (e >> 16) & 0xFFFF)
+    for i in range(n):
+        e = lo_cand[i]
+        w, hi, lo = e >> 32, (e >> 16) & 0xFFFF, e & 0xFFFF
+        hs, he = np.int64(hi_off[w, hi]), np.int64(hi_off[w, hi + 1])
+        if i == 0 and resume >= 0:
+            pos = resume
+        elif hs == he:
+            continue
+        else:
+            pos = _lower_bound(hashes, hi_tail, w, hs, he, lo)
+        while pos < he and _hi_tail_at(hashes, hi_tail, w, pos) == lo:
+            if nc == cand.shape[0]:
+                return i, nc, pos
+            cand[nc] = (w << 32) | pos
+            nc += 1
+            pos += 1
+    return n, nc, -1
+
+
+@njit(cache=True, nogil=True)
+def _flush_lo(lo_cand, nl, query, hashes, alive, hi_off, hi_tail, hi_rows, word_r, r, cand, nc,
+              rows, out_rows, out_dist, count):  # fmt: skip
+    """Resolve every lo-side hit into ``cand``, verifying whenever it fills; returns the new
+    ``(nc, count)``."""
+    done, resume = 0, -1
+    while done < nl:
+        k, nc, resume = _resolve_lo(
+            lo_cand[done:], nl - done, resume, hashes, hi_off, hi_tail, cand, nc
+        )
+        done += k
+        if done < nl:  # cand is full
+            count = _verify(
+                cand, nc, query, hashes, alive, hi_rows, word_r, r, rows, out_rows, out_dist, count
+            )
+            nc = 0
+    return nc, count
 
 
 @njit(cache=True, nogil=True)
@@ -183,11 +373,23 @@ def search_segment(
 
     Writes past the output arrays are skipped but still counted, so the caller can grow the
     buffers and retry.
+
+    Three phases: (1) the bounds of every bucket of every word, independent loads issued
+    together; (2) one pass over the buckets' tails, prefetching ``BUCKET_AHEAD`` buckets
+    ahead, testing ``CHUNK_TAILS`` tails at a time without branches and collecting the few
+    hits; (3) verification of the hits with their random reads overlapped.
     """
-    widest = 0  # hi-side radius of the widest word (the lo side is never wider)
+    n_buckets = 0
     for w in range(N_WORDS):
-        widest = max(widest, word_r[w] // 2)
-    bounds = np.empty((2 * level_starts[widest + 1], 2), dtype=np.int64)
+        s = word_r[w]
+        if s >= 0:
+            n_buckets += level_starts[s // 2 + 1]
+            if s - 1 - s // 2 >= 0:
+                n_buckets += level_starts[s - s // 2]
+    # per bucket: start, end, word, side (-1: hi table; else the lo key), lowest and highest
+    # popcount of tail ^ query half accepted
+    bk = np.empty((n_buckets, 6), dtype=np.int64)
+    nb = 0
     for w in range(N_WORDS):
         s = word_r[w]
         if s < 0:
@@ -196,51 +398,90 @@ def search_segment(
         a_lo = s - 1 - a_hi
         qhi = _half(query, 2 * w)
         qlo = _half(query, 2 * w + 1)
-        n_hi = level_starts[a_hi + 1]
-        for m in range(n_hi):  # independent loads first: the memory system overlaps them
-            b = qhi ^ masks[m]
-            bounds[m, 0] = hi_off[w, b]
-            bounds[m, 1] = hi_off[w, b + 1]
-        if a_lo >= 0:
-            for m in range(level_starts[a_lo + 1]):
-                b = qlo ^ masks[m]
-                bounds[n_hi + m, 0] = lo_off[w, b]
-                bounds[n_hi + m, 1] = lo_off[w, b + 1]
         for d in range(a_hi + 1):
             for m in range(level_starts[d], level_starts[d + 1]):
-                for j in range(bounds[m, 0], bounds[m, 1]):
-                    if d + _popcount64(np.uint64(_hi_tail_at(hashes, hi_tail, w, j) ^ qlo)) > s:
-                        continue
-                    row = _hi_row_at(hi_rows, w, j)
-                    count = _emit(
-                        row, w, query, hashes, alive, word_r, r, out_rows, out_dist, count
-                    )
+                b = qhi ^ masks[m]
+                bk[nb, 0] = hi_off[w, b]
+                bk[nb, 1] = hi_off[w, b + 1]
+                bk[nb, 2] = w
+                bk[nb, 3] = -1
+                bk[nb, 4] = 0
+                bk[nb, 5] = s - d
+                nb += 1
         for d in range(a_lo + 1):
+            if s - d < a_hi + 1:
+                continue
             for m in range(level_starts[d], level_starts[d + 1]):
                 b = qlo ^ masks[m]
-                start = bounds[n_hi + m, 0]
-                for j in range(start, bounds[n_hi + m, 1]):
-                    tail = np.int64(lo_tail[w, j])
-                    d_hi = _popcount64(np.uint64(tail ^ qhi))
-                    if d_hi <= a_hi or d + d_hi > s:  # found on the hi side, or too far
+                bk[nb, 0] = lo_off[w, b]
+                bk[nb, 1] = lo_off[w, b + 1]
+                bk[nb, 2] = w
+                bk[nb, 3] = b
+                bk[nb, 4] = a_hi + 1  # lower: the hi side found it
+                bk[nb, 5] = s - d
+                nb += 1
+    cand = np.empty(CANDIDATES, dtype=np.int64)
+    rows = np.empty(CANDIDATES, dtype=np.int64)
+    lo_cand = np.empty(CANDIDATES, dtype=np.int64)
+    nc = 0
+    nl = 0
+    for i in range(min(nb, BUCKET_AHEAD)):
+        _prefetch_bucket(hashes, hi_tail, lo_tail, bk[i, 2], bk[i, 3], bk[i, 0], bk[i, 1])
+    for i in range(nb):
+        if i + BUCKET_AHEAD < nb:
+            p = i + BUCKET_AHEAD
+            _prefetch_bucket(hashes, hi_tail, lo_tail, bk[p, 2], bk[p, 3], bk[p, 0], bk[p, 1])
+        start, end, w, side = bk[i, 0], bk[i, 1], bk[i, 2], bk[i, 3]
+        lo16, span16 = np.uint16(bk[i, 4]), np.uint16(bk[i, 5] - bk[i, 4])
+        if side < 0:
+            q16 = np.uint16(_half(query, 2 * w + 1))
+            for c in range(start, end, CHUNK_TAILS):
+                ce = min(c + CHUNK_TAILS, end)
+                if w == 0:
+                    if not _any_within_word0(hashes, c, ce, q16, span16):
                         continue
-                    if j > start and lo_tail[w, j - 1] == lo_tail[w, j]:
+                elif not _any_within(hi_tail[w - 1], c, ce, q16, lo16, span16):
+                    continue
+                for j in range(c, ce):
+                    tail = np.uint16(_hi_tail_at(hashes, hi_tail, w, j))
+                    if np.uint16(_ctpop(np.uint16(tail ^ q16))) > span16:
+                        continue
+                    if nc == CANDIDATES:
+                        count = _verify(
+                            cand, nc, query, hashes, alive, hi_rows, word_r, r, rows,
+                            out_rows, out_dist, count,
+                        )  # fmt: skip
+                        nc = 0
+                    cand[nc] = (w << 32) | j
+                    nc += 1
+        else:
+            tails = lo_tail[w]
+            q16 = np.uint16(_half(query, 2 * w))
+            for c in range(start, end, CHUNK_TAILS):
+                ce = min(c + CHUNK_TAILS, end)
+                if not _any_within(tails, c, ce, q16, lo16, span16):
+                    continue
+                for j in range(c, ce):
+                    pc = np.uint16(_ctpop(np.uint16(tails[j] ^ q16)))
+                    if np.uint16(pc - lo16) > span16:
+                        continue
+                    if j > start and tails[j - 1] == tails[j]:
                         continue  # same word as the previous entry: already located
-                    lo, hi = np.int64(hi_off[w, tail]), np.int64(hi_off[w, tail + 1])
-                    while lo < hi:  # hi bucket is sorted by lo: find the word's rows
-                        mid = (lo + hi) >> 1
-                        if _hi_tail_at(hashes, hi_tail, w, mid) < b:
-                            lo = mid + 1
-                        else:
-                            hi = mid
-                    end = hi_off[w, tail + 1]
-                    while lo < end and _hi_tail_at(hashes, hi_tail, w, lo) == b:
-                        row = _hi_row_at(hi_rows, w, lo)
-                        count = _emit(
-                            row, w, query, hashes, alive, word_r, r, out_rows, out_dist, count
-                        )
-                        lo += 1
-    return count
+                    if nl == CANDIDATES:
+                        nc, count = _flush_lo(
+                            lo_cand, nl, query, hashes, alive, hi_off, hi_tail, hi_rows, word_r,
+                            r, cand, nc, rows, out_rows, out_dist, count,
+                        )  # fmt: skip
+                        nl = 0
+                    lo_cand[nl] = (w << 32) | (np.int64(tails[j]) << 16) | side
+                    nl += 1
+    nc, count = _flush_lo(
+        lo_cand, nl, query, hashes, alive, hi_off, hi_tail, hi_rows, word_r, r, cand, nc, rows,
+        out_rows, out_dist, count,
+    )  # fmt: skip
+    return _verify(
+        cand, nc, query, hashes, alive, hi_rows, word_r, r, rows, out_rows, out_dist, count
+    )
 
 
 @njit(cache=True, nogil=True)
