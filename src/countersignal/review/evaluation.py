@@ -112,6 +112,9 @@ def load_corpus(path: Path) -> list[Item]:
     for key, split in ACCOUNTABILITY_LISTS.items():
         for text in data.get(key) or []:
             items.append(Item(text, lang, None, False, split))
+    for item in items:  # an unquoted "a: b" in YAML becomes a mapping, not a draft
+        if not isinstance(item.text, str):
+            raise ValueError(f"{path}: an item is not text (quote it): {item.text!r:.80}")
     return items
 
 
