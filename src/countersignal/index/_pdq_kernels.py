@@ -30,7 +30,7 @@ from numba.extending import intrinsic
 N_WORDS = 8
 N_BUCKETS = 1 << 16
 LINE_TAILS = 32  # 2-byte tails in a 64-byte cache line
-PREFETCH_TAILS = 8 * LINE_TAILS  # a bucket's first lines prefetched ahead of its scan
+PREFETCH_TAILS = 16 * LINE_TAILS  # a bucket's first lines prefetched ahead of its scan
 BUCKET_AHEAD = 8  # buckets prefetched ahead of the one being scanned
 CHUNK_TAILS = 32  # tails tested together, without branches, before looking at any one
 CANDIDATES = 1024  # hits collected before they are verified
@@ -226,7 +226,7 @@ def _prefetch_bucket(hashes, hi_tail, lo_tail, w, side, start, end):
         for j in range(start, stop, LINE_TAILS):
             _prefetch(tails, j)
     else:
-        for j in range(start, min(end, start + PREFETCH_TAILS // 8), 2):
+        for j in range(start, min(end, start + PREFETCH_TAILS), 2):
             _prefetch(hashes, j)  # two 32-byte rows a line
 
 
