@@ -37,6 +37,8 @@ LISTS = {
     "round4_heldout_near_miss": ("dev", False),
     "round5_heldout_positive": ("dev", True),
     "round5_heldout_near_miss": ("dev", False),
+    "round6_heldout_positive": ("dev", True),
+    "round6_heldout_near_miss": ("dev", False),
     "heldout_positive": ("heldout", True),
     "heldout_near_miss": ("heldout", False),
 }
@@ -45,6 +47,7 @@ ACCOUNTABILITY_LISTS = {
     "accountability": "accountability",
     "round4_heldout_accountability": "accountability",
     "round5_heldout_accountability": "accountability",
+    "round6_heldout_accountability": "accountability",
     "heldout_accountability": "heldout_accountability",
 }
 HELDOUT_SPLITS = frozenset({"heldout", "heldout_accountability"})
