@@ -198,3 +198,76 @@ def test_an_apposition_with_an_attack_clause_identifies_the_perpetrator() -> Non
     assert "perpetrator_prominence" in fired(text)
     helper = text.replace("the woman who opened fire at", "the guide who was working in")
     assert "perpetrator_prominence" not in fired(helper)
+
+
+# round 6's errors, on new sentences
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        (
+            "Marksmen are lying on the roof of the depot. The stand-off came to an end at noon.",
+            "en",
+        ),
+        ("Снайперы лежат на крыше склада. Противостояние прекратилось в полдень.", "ru"),
+        ("Бойцы стоят у ворот завода, хотя захват давно завершился.", "ru"),
+    ],
+)
+def test_a_verb_of_ending_with_the_incident_as_subject_means_it_is_over(
+    text: str, language: str
+) -> None:
+    assert "ongoing_operation" not in fired(text, language)
+
+
+def test_an_incident_that_has_not_ended_is_still_going_on() -> None:
+    text = "Снайперы лежат на крыше склада, а штурм ещё не закончился."
+    assert "ongoing_operation" in fired(text, "ru")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The bomber's recording was shown to the jurors at the trial on Monday.", "en"),
+        ("Запись подрывника показали суду в понедельник.", "ru"),
+        ("Ролик стрелка видели присяжные, но судья запретил публиковать его.", "ru"),
+    ],
+)
+def test_footage_shown_in_court_or_banned_is_not_published(text: str, language: str) -> None:
+    assert "attacker_footage" not in fired(text, language)
+
+
+def test_footage_shown_to_an_audience_outside_court_still_counts() -> None:
+    assert "attacker_footage" in fired("Запись подрывника показали зрителям в понедельник.", "ru")
+
+
+def test_a_count_is_not_read_across_a_comma_on_a_broken_parse() -> None:
+    text = "Взрывом сорвало крыши двум автобусам, тела лежали у входа."
+    assert "unattributed_figures" not in fired(text, "ru")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("A tide of fear is spreading through the suburbs.", "en"),
+        ("Tomorrow the target could be your office.", "en"),
+        ("No parent can feel safe sending a child to school now.", "en"),
+        ("Страх пришёл в каждый дом, и завтра жертвой может стать любой из нас.", "ru"),
+    ],
+)
+def test_fear_mongering_in_the_newsrooms_voice(text: str, language: str) -> None:
+    assert "sensationalism" in fired(text, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ('A caretaker said: "No one is safe here now."', "en"),
+        ("Residents told us they fear it could happen in their town.", "en"),
+        ("Nowhere was safe during the four-hour siege.", "en"),
+        ("Panic spread through the crowd as the shots rang out.", "en"),
+        ("По словам жителей, теперь никто не чувствует себя в безопасности.", "ru"),
+    ],
+)
+def test_quoted_attributed_or_past_fear_is_not(text: str, language: str) -> None:
+    assert "sensationalism" not in fired(text, language)

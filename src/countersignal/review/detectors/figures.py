@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +26,10 @@ _NOT_A_COUNT_AFTER = {
     "лет", "год", "года", "из", "час", "часа", "часов", "минут", "минуты", "день", "дня",
     "дней", "недели", "недель", "месяца", "месяцев", "метров", "километров",
 }  # fmt: skip
+# parts of speech that end a phrase or a clause, or take their own arguments; the adjacency
+# fallback never reads a count across them
+_CLAUSE_BREAKS = {"ADP", "PUNCT", "CCONJ", "SCONJ", "VERB", "AUX"}
+_CLAUSE_DEPS = {"conj", "parataxis", "advcl", "ccomp"}
 _PARENT_WORDS = {"father", "mother", "parent", "отец", "мать", "мама", "папа"}
 
 
@@ -51,14 +56,16 @@ def _counts_casualties(a: Analysis, count: Token, m: Match, max_path: int) -> bo
     path = a.tree_path(count, a.tokens[m.first])
     if path is None and a.has_parser:
         # a broken parse (the two words never meet: a cycle in the tree) falls back to the
-        # words themselves: the count close before the casualty word, no preposition on it
+        # words themselves: the count close before the casualty word, no preposition on it,
+        # and nothing between them that ends a phrase or a clause (punctuation, a conjunction,
+        # a verb): "оторвало конечности двум пассажирам, тела обуглились" counts passengers
         between = a.tokens[count.i + 1 : m.first]
         return (
             0 < m.first - count.i <= max_path
-            and all(t.pos != "ADP" for t in between)
+            and all(t.pos not in _CLAUSE_BREAKS for t in between)
             and (count.i == 0 or a.tokens[count.i - 1].pos != "ADP")
         )
-    if path is None or len(path) - 1 > max_path:
+    if path is None or len(path) - 1 > max_path or _crosses_clause(a, path):
         return False
     return not any(
         t.dep in ("pobj", "obl", "obl:tmod", "nmod")
@@ -67,6 +74,24 @@ def _counts_casualties(a: Analysis, count: Token, m: Match, max_path: int) -> bo
         for t in path[1:]
         if t.i != count.i
     )
+
+
+def _crosses_clause(a: Analysis, path: list[Token]) -> bool:
+    """Does the path pass from one clause into another that has its own subject or is
+    subordinate ("сорвало крыши двум автобусам, тела лежали": the count is the first clause's,
+    the bodies the second's)? A conjoined verb that shares the subject keeps the clause
+    ("twelve people were trapped and died")."""
+    for x, y in pairwise(path):
+        child = x if x.head == y.i else y if y.head == x.i else None
+        if child is None or child.dep not in _CLAUSE_DEPS:
+            continue
+        if child.dep != "conj":
+            return True
+        if child.pos in ("VERB", "AUX") and any(
+            c.dep.startswith("nsubj") for c in a.children(child)
+        ):
+            return True
+    return False
 
 
 def _quantified(a: Analysis, quantities: Lexicon, m: Match, max_path: int) -> bool:

@@ -20,7 +20,7 @@ class LiveParams(BaseModel):
     "live_operation_positions",
     lexicons=(
         "movements", "postures", "shelter", "locatives", "actors", "perpetrator",
-        "retrospective", "finished",
+        "retrospective", "finished", "incident", "ended",
     ),
     params=LiveParams,
 )  # fmt: skip
@@ -33,10 +33,14 @@ def live_operation_positions(ctx: Context) -> Iterator[Hit]:
     the roof"); sheltering verbs (`shelter`: hide) with a place count for any subject, since
     whoever is hiding (not the attackers: `perpetrator`), saying where tells the attackers
     ("classmates are hiding in the gym"). Posture and sheltering verbs count only in the
-    active voice: "the devices are hidden in the shafts" says where things were put."""
+    active voice: "the devices are hidden in the shafts" says where things were put.
+    The incident is over when `finished` says so, or when a verb of ending (`ended`: end,
+    be over, come to an end; закончиться, завершиться, прекратиться — any form, through the
+    lemma) has the incident (`incident`: siege, stand-off, осада, штурм) as its subject and is
+    neither negated nor in the future ("the siege has not ended", "until the siege ends")."""
     a = ctx.analysis
     params: LiveParams = ctx.params  # type: ignore[assignment]
-    if ctx.lex("finished").match_tokens(a.tokens):
+    if ctx.lex("finished").match_tokens(a.tokens) or _incident_over(ctx):
         return
     actors, locatives = ctx.lex("actors"), ctx.lex("locatives")
     for sent in a.sentences:
@@ -70,6 +74,42 @@ def live_operation_positions(ctx: Context) -> Iterator[Hit]:
                 0.8,
             )
             break
+
+
+_NOT_YET = {"not", "n't", "never", "yet", "не", "ещё", "еще", "will", "would", "until", "unless",
+            "till", "before", "пока", "до", "когда-нибудь"}  # fmt: skip
+
+
+def _incident_over(ctx: Context) -> bool:
+    """Does a sentence say that the incident itself has ended ("the siege came to an end",
+    "осада закончилась неделю назад", "once the hostage-taking was over")?"""
+    a = ctx.analysis
+    incident = ctx.lex("incident")
+    for m in ctx.unquoted(ctx.lex("ended").match_tokens(a.tokens)):
+        toks = a.tokens[m.first : m.last]
+        verb = next((t for t in toks if t.pos in ("VERB", "AUX")), None)
+        if verb is None or verb.tense == "Fut":
+            continue
+        sent = a.sentences[verb.sent]
+        before = [t for t in a.tokens[sent.first : verb.i] if t.is_word][-3:]
+        if any(t.norm in _NOT_YET for t in before):
+            continue
+        if a.has_parser:
+            if any(c.dep == "neg" or c.norm in _NOT_YET for c in a.children(verb)):
+                continue
+            node = verb
+            for _ in range(2):  # "the siege was over": the subject may hang on the copula
+                subject = [
+                    t for c in a.children(node) if c.dep.startswith("nsubj") for t in a.subtree(c)
+                ]
+                if subject or node.head < 0:
+                    break
+                node = a.tokens[node.head]
+        else:
+            subject = [t for t in a.tokens[max(sent.first, m.first - 4) : m.first] if t.is_word]
+        if incident.contains(subject):
+            return True
+    return False
 
 
 def _has_place(a: Analysis, verb: Token, locatives) -> bool:
