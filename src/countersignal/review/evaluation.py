@@ -39,6 +39,8 @@ LISTS = {
     "round5_heldout_near_miss": ("dev", False),
     "round6_heldout_positive": ("dev", True),
     "round6_heldout_near_miss": ("dev", False),
+    "round7_heldout_positive": ("dev", True),
+    "round7_heldout_near_miss": ("dev", False),
     "heldout_positive": ("heldout", True),
     "heldout_near_miss": ("heldout", False),
 }
@@ -48,6 +50,7 @@ ACCOUNTABILITY_LISTS = {
     "round4_heldout_accountability": "accountability",
     "round5_heldout_accountability": "accountability",
     "round6_heldout_accountability": "accountability",
+    "round7_heldout_accountability": "accountability",
     "heldout_accountability": "heldout_accountability",
 }
 HELDOUT_SPLITS = frozenset({"heldout", "heldout_accountability"})
