@@ -238,3 +238,23 @@ def test_more_hits_than_the_kernels_scratch_holds_stay_exact(rng, threshold):
     got = _as_sorted(index.query_words(queries, threshold))
     assert got == brute_force(queries, hashes, ids, threshold)
     assert len(got[0]) >= many
+
+
+def test_compaction_leaves_full_clean_segments_alone(rng, monkeypatch):
+    monkeypatch.setattr(pdq_module, "SEGMENT_MAX_ROWS", 5000)
+    monkeypatch.setattr(pdq_module, "MERGE_LIMIT", 1000)  # below the row limit, as in use
+    hashes = random_hashes(rng, 14_000)
+    ids = np.arange(len(hashes))
+    index = PDQIndex()
+    index.add_words(ids[:12_000], hashes[:12_000])  # two full segments, one of 2,000 rows
+    index.add_words(ids[12_000:], hashes[12_000:])
+    full = [seg for seg in index._segments if len(seg.ids) == 5000]
+    assert len(full) == 2 and len(index._segments) == 3 and index._buf_n == 2000
+    assert index.remove([3]) == 1  # one full segment now has a removed row: merged again
+    index.compact()
+    assert [seg for seg in index._segments if any(seg is f for f in full)] == [full[1]]
+    assert sorted(len(seg.ids) for seg in index._segments) == [3999, 5000, 5000]
+    assert index.compact() is None and len(index._segments) == 3  # already compact: no-op
+    live = ids[ids != 3]
+    queries = _queries(rng, hashes, 60)
+    assert _as_sorted(index.query_words(queries)) == brute_force(queries, hashes[live], live, 31)

@@ -354,7 +354,8 @@ class PDQIndex(SignalIndex):
 
     def compact(self, *, background: bool = False) -> threading.Thread | None:
         """Merge the buffer and every segment into as few segments as possible, dropping
-        removed rows.
+        removed rows. Full segments without removed rows are left as they are (merging them
+        would rebuild them unchanged), so compacting a compact index costs nothing.
 
         With ``background`` the merge runs in a thread (the kernels release the GIL) while
         queries, adds and removes go on against the old segments; the swap is atomic and
@@ -373,7 +374,7 @@ class PDQIndex(SignalIndex):
             try:
                 if self._buf_n:
                     self._seal_buffer()
-                sources = list(self._segments)
+                sources = [seg for seg in self._segments if not _is_full(seg)]
                 if len(sources) <= 1 and all(seg.live == len(seg.ids) for seg in sources):
                     self._compacting = None
                     return None
@@ -547,6 +548,11 @@ def _check_segment(seg: _Segment) -> None:
     )
     if not ok:
         raise SnapshotError("PDQ snapshot arrays have inconsistent shapes")
+
+
+def _is_full(seg: _Segment) -> bool:
+    """A segment at the row limit with no removed rows: nothing a merge could improve."""
+    return len(seg.ids) == SEGMENT_MAX_ROWS and seg.live == len(seg.ids)
 
 
 def _merge(segments: list[_Segment]) -> list[_Segment]:
