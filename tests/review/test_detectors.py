@@ -271,3 +271,76 @@ def test_fear_mongering_in_the_newsrooms_voice(text: str, language: str) -> None
 )
 def test_quoted_attributed_or_past_fear_is_not(text: str, language: str) -> None:
     assert "sensationalism" not in fired(text, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The raiders, whom local radio calls heroes of the resistance, looted the depot.", "en"),
+        ("Nearby villages call the dead gunmen martyrs, our correspondent found.", "en"),
+        ("Налётчиков, которых в чатах именуют мучениками, похоронили в четверг.", "ru"),
+    ],
+)
+def test_a_label_given_as_other_peoples_naming_is_distanced(text: str, language: str) -> None:
+    assert "glorification" not in fired(text, language)
+
+
+def test_a_label_in_the_newsrooms_own_voice_still_counts() -> None:
+    assert "glorification" in fired("The raiders died as martyrs at the depot gate.", "en")
+
+
+_LONG_EN = (
+    '"He used to help me with my homework and walk the dog every evening. I keep reading the '
+    'news and asking myself how the person I grew up with could do something so cruel."'
+)
+_LONG_RU = (
+    "«Он помогал мне с уроками и каждый вечер гулял с собакой. Я читаю новости и не понимаю, "
+    "как человек, с которым я вырос, мог сделать что-то настолько жестокое»."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        (f"The bomber's younger brother told reporters: {_LONG_EN}", "en"),
+        (f"A neighbour of the gunman said: {_LONG_EN}", "en"),
+        (f"Брат подрывника рассказал журналистам: {_LONG_RU}", "ru"),
+        (f"Одноклассница стрелка, которая живёт в соседнем доме, сказала: {_LONG_RU}", "ru"),
+    ],
+)
+def test_a_relative_or_friend_of_the_attacker_is_not_the_attacker(text: str, language: str) -> None:
+    assert "perpetrator_platform" not in fired(text, language)
+
+
+def test_a_leader_of_the_group_still_speaks_for_it() -> None:
+    text = (
+        'The leader of the cell said in a recorded message: "We chose the station because it '
+        "is where the ministers' families travel, and we will choose other stations until "
+        'every prisoner is released and the soldiers have gone home."'
+    )
+    assert "perpetrator_platform" in fired(text, "en")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Somali gangsters robbed the petrol station at knifepoint.", "en"),
+        ("A Syrian mob smashed the shop windows on Saturday.", "en"),
+        ("Сирийские бандиты ограбили заправку.", "ru"),
+    ],
+)
+def test_an_identity_word_on_a_criminal_noun_is_stigmatising(text: str, language: str) -> None:
+    assert "stigmatising_identity" in fired(text, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The Somali shopkeeper chased off the robbers.", "en"),
+        ("Residents described what they called a Syrian gang on the estate.", "en"),
+        ("Police broke up a gang that robbed the petrol station.", "en"),
+        ("Сирийский врач помог раненым у заправки.", "ru"),
+    ],
+)
+def test_neutral_or_distanced_identity_words_are_not(text: str, language: str) -> None:
+    assert "stigmatising_identity" not in fired(text, language)

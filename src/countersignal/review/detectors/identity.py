@@ -12,14 +12,19 @@ _OBJECT_DEPS = {"dobj", "obj", "attr", "pobj", "obl", "nmod"}
 
 @detector(
     "identity_blame",
-    lexicons=("identity", "violence", "agent_markers", "agent_genitive", "relevance"),
-)
+    lexicons=(
+        "identity", "violence", "agent_markers", "agent_genitive", "relevance", "pejorative",
+        "distancing",
+    ),
+)  # fmt: skip
 def identity_blame(ctx: Context) -> Iterator[Hit]:
     """An identity word (`identity`) directly modifying a violence word (`violence`:
     "Muslim terrorists", "refugee violence"), violence "by" an identity group
     (`agent_markers`) or in a bare genitive after an event noun (`agent_genitive`: "нападение
     мигрантов", the parse's nmod with no preposition), or an identity group as the subject of
-    a violence predicate. Not when
+    a violence predicate; or an identity word modifying a pejorative or criminal noun
+    (`pejorative`: "Afghan thugs", "Roma gang", "цыганская банда") in the newsroom's own
+    voice (not quoted, no distancing such as "what residents called"). Not when
     the sentence states why identity is relevant (`relevance`: stated ideology, allegiance)."""
     a = ctx.analysis
     identity, violence = ctx.lex("identity"), ctx.lex("violence")
@@ -52,6 +57,8 @@ def identity_blame(ctx: Context) -> Iterator[Hit]:
                 break
         if hit is None and a.has_parser:
             hit = _subject_blame(a, words, identity, violence)
+        if hit is None and not ctx.sentence_has("distancing", sent):
+            hit = _pejorative_label(ctx, words, _norp_tokens(a, sent))
         if hit is not None and a.quote_at(hit[0].start, hit[1].end) is None:
             yield Hit(
                 hit[0].start,
@@ -72,4 +79,35 @@ def _subject_blame(a: Analysis, words: list[Token], identity, violence) -> tuple
             for target in targets:
                 if target.dep in _OBJECT_DEPS and violence.hits_token(target):
                     return tok, target
+    return None
+
+
+_MODIFIER_DEPS = {"amod", "compound", "nmod", "nmod:poss"}
+
+
+def _norp_tokens(a: Analysis, sent) -> set[int]:
+    """Tokens inside a nationality, religious or ethnic-group entity (NORP) of the sentence."""
+    out: set[int] = set()
+    for ent in a.entities:
+        if ent.label == "NORP" and sent.start <= ent.start < sent.end:
+            out.update(t.i for t in a.tokens_between(ent.start, ent.end))
+    return out
+
+
+def _pejorative_label(ctx: Context, words: list[Token], norp: set[int]) -> tuple | None:
+    """An identity word (the `identity` lexicon or a NORP entity) that modifies a pejorative
+    or criminal noun (`pejorative`: gang, thugs, mob; банда, отморозки) — the parser's
+    amod/compound relation, or the word just before it when there is no parse."""
+    a = ctx.analysis
+    identity, pejorative = ctx.lex("identity"), ctx.lex("pejorative")
+    for n, tok in enumerate(words):
+        if not pejorative.hits_token(tok):
+            continue
+        if a.has_parser:
+            mods = [c for c in a.children(tok) if c.dep in _MODIFIER_DEPS and c.i < tok.i]
+        else:
+            mods = words[n - 1 : n] if n else []
+        for mod in mods:
+            if identity.hits_token(mod) or (mod.i in norp and mod.pos in ("ADJ", "PROPN")):
+                return mod, tok
     return None

@@ -55,6 +55,11 @@ def _speaker_is_perpetrator(ctx: Context, speaker: list[Token]) -> bool | None:
     core, described = _speaker_core(a, speaker)
     if ctx.lex("former").contains(core):
         return False  # "a former member of the group", "бывший боевик": now outside it
+    if ctx.lex("relations").hits_token(root):
+        # "the gunman's mother", "друг стрелка", "a lawyer for the bomber": a person related
+        # to the attacker speaks for themselves; only group nouns (leader, member, spokesman
+        # of the group) keep the group
+        return False
     if ctx.lex("perpetrator_sources").contains(core):
         return True
     return ctx.lex("speaker_acts").contains(described)
@@ -64,6 +69,7 @@ def _speaker_is_perpetrator(ctx: Context, speaker: list[Token]) -> bool | None:
     "perpetrator_quotes",
     lexicons=(
         "perpetrator_sources", "officials", "propaganda", "documents", "former", "speaker_acts",
+        "relations",
     ),
     params=QuoteParams,
 )  # fmt: skip
@@ -73,7 +79,9 @@ def perpetrator_quotes(ctx: Context) -> Iterator[Hit]:
     core phrase must name the attacker or group (`perpetrator_sources`), not a former member
     (`former`), or a clause describing it must say what they are doing (`speaker_acts`: "the
     man holding the hostages"); a mention of the attacker elsewhere in the lead-in does not
-    make a witness, relative or defector the speaker. Without a subject (or with a pronoun)
+    make a witness, relative or defector the speaker, and a head noun that relates a person to
+    the attacker (`relations`: mother, friend, lawyer; "друг стрелка") makes the speaker that
+    person. Without a subject (or with a pronoun)
     the lead-in and previous sentence decide. Quotations from a manifesto, a pamphlet or a
     document the perpetrator left (`documents`) are left to rule 3; officials' quotations
     never count."""
