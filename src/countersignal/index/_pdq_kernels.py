@@ -7,7 +7,8 @@ Hashes are ``(n, 4)`` uint64 rows (hex order). The 256 bits are eight 32-bit *wo
   each entry holding its ``lo`` (the *tail*) and its 3-byte row number (word 0 needs neither:
   the segment's rows are sorted by word 0, so the hi table of word 0 is the row order itself);
 * the **lo table**: bucketed by ``lo``, holding only ``hi`` tails (2 bytes an entry). A lo-side
-  hit knows its whole word, so its rows are found by one binary search in the hi table.
+  hit knows its whole word, so its rows are found by one search in the hi table (sorted by
+  ``lo`` within a bucket: interpolation, galloping, then binary search).
 
 Why it is exact: with per-word radii ``s_w`` where ``sum(s_w + 1) == r + 1``, any hash within
 ``r`` has some word with ``d_w <= s_w`` (generalised pigeonhole, Norouzi et al.). Such a word has
