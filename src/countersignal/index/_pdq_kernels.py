@@ -141,19 +141,32 @@ def _counting_sort(hashes, key_half, first, offsets, t):
     return order
 
 
+def empty_tables(n):
+    """Uninitialised tables for ``n`` rows, for :func:`build_tables` to fill.
+
+    Allocated by numpy, not inside a kernel: numpy asks the kernel for transparent huge pages
+    on large arrays (numba's allocator does not), and the search's random bucket reads
+    measured ~1.4x faster at 100M rows with them (fewer TLB misses)."""
+    return (
+        np.empty((N_WORDS, N_BUCKETS + 1), dtype=np.uint32),
+        np.empty((N_WORDS - 1, n), dtype=np.uint16),
+        np.empty((N_WORDS - 1, n, 3), dtype=np.uint8),
+        np.empty((N_WORDS, N_BUCKETS + 1), dtype=np.uint32),
+        np.empty((N_WORDS, n), dtype=np.uint16),
+    )
+
+
 @njit(cache=True, nogil=True)
-def build_tables(hashes):
-    """Hi and lo tables of every word; ``hashes`` must already be in :func:`primary_order`.
+def build_tables(hashes, hi_off, hi_tail, hi_rows, lo_off, lo_tail):
+    """Fill the hi and lo tables of every word (from :func:`empty_tables`); ``hashes`` must
+    already be in :func:`primary_order`. Returns the tables.
 
     Word 0's hi table is the row order itself, so it stores neither tails nor rows; row
     numbers take 3 bytes (segments hold fewer than 2**24 rows).
     """
     n = hashes.shape[0]
-    hi_off = np.zeros((N_WORDS, N_BUCKETS + 1), dtype=np.uint32)
-    hi_tail = np.empty((N_WORDS - 1, n), dtype=np.uint16)
-    hi_rows = np.empty((N_WORDS - 1, n, 3), dtype=np.uint8)
-    lo_off = np.zeros((N_WORDS, N_BUCKETS + 1), dtype=np.uint32)
-    lo_tail = np.empty((N_WORDS, n), dtype=np.uint16)
+    hi_off[:] = 0
+    lo_off[:] = 0
     identity = np.arange(n, dtype=np.uint32)
     for w in range(N_WORDS):
         hi, lo = 2 * w, 2 * w + 1

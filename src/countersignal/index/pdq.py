@@ -161,7 +161,8 @@ class _Segment:
         hashes = np.ascontiguousarray(hashes[order])
         small = len(ids) == 0 or (ids.min() >= 0 and ids.max() <= np.iinfo(np.uint32).max)
         ids = np.ascontiguousarray(ids[order], dtype=np.uint32 if small else np.int64)
-        return cls(hashes, ids, np.ones(len(ids), dtype=np.uint8), kernels.build_tables(hashes))
+        tables = kernels.build_tables(hashes, *kernels.empty_tables(len(ids)))
+        return cls(hashes, ids, np.ones(len(ids), dtype=np.uint8), tables)
 
     @classmethod
     def build_all(cls, hashes: np.ndarray, ids: np.ndarray) -> list[_Segment]:
