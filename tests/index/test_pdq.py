@@ -156,6 +156,13 @@ def test_snapshot_round_trip_keeps_every_answer(rng, tmp_path):
     loaded.add_words([777_777], hashes[:1])  # a loaded (memory-mapped) index stays mutable
     assert (777_777, 0) in loaded.query_words(hashes[:1])[0]
     assert loaded.remove([4]) == 1
+    copied = PDQIndex.load(path, in_memory=True)  # arrays copied out of the file's pages
+    seg = copied._segments[0]
+    assert all(not isinstance(a, np.memmap) and a.flags.owndata for a in (seg.hashes, *seg.tables))
+    assert _as_sorted(copied.query_words(queries)) == _as_sorted(index.query_words(queries))
+    path.unlink()  # nothing refers to the file any more
+    assert copied.remove([5]) == 1
+    assert all(i != 5 for i, _ in copied.query_words(hashes[5:6], 0)[0])
 
 
 def test_corrupt_snapshot_gives_a_clear_error(rng, tmp_path):
