@@ -105,8 +105,8 @@ def _match(
     banks: Sequence[str] | None = None,
     hits: list | None = None,
 ) -> MatchResponse:
-    """The one match path for uploads, URLs and given signals (runs in a worker thread: it
-    may read the database for the metadata of whatever the indexes found)."""
+    """The one match path for uploads, URLs and given signals; it may read the database for
+    the metadata of whatever the indexes found (see :func:`_matched_with_database`)."""
     org = principal.organisation_id
     thresholds = _thresholds(thresholds)
     with api_state(request).runtime.sessions() as session:
@@ -160,7 +160,7 @@ async def match_upload(
 ) -> MatchResponse:
     """Hash an upload and match it against your organisation's banks."""
     signals = await _hash_upload(request, file, dihedral)
-    return await run_in_threadpool(_match, request, matcher, principal, signals, banks=bank)
+    return await _matched_with_database(request, matcher, principal, signals, banks=bank)
 
 
 @router.post("/match/signals", response_model=MatchResponse)
@@ -182,8 +182,19 @@ async def match_given_signals(
         results = cached_matches(matcher, principal.organisation_id, hits)
         if results is not None:
             return _matched(request, signals, results)
-    return await run_in_threadpool(_match, request, matcher, principal, signals,
-                                   thresholds=thresholds, banks=body.banks, hits=hits)
+    return await _matched_with_database(request, matcher, principal, signals,
+                                        thresholds=thresholds, banks=body.banks, hits=hits)
+
+
+async def _matched_with_database(request: Request, *args, **kwargs) -> MatchResponse:
+    """:func:`_match` where it is cheapest. On SQLite a few rows by primary key are read in
+    about 0.1-0.3 ms with no network wait, so the read runs on the event loop: a worker-thread
+    hop cost more than that and queued the lookup behind other threads fighting for the GIL
+    (measured at 64 clients, 1M bank: p99 62-72 ms in threads, 22-30 ms inline, and 15% more
+    lookups/s). PostgreSQL reads wait on the network: they go to a thread."""
+    if api_state(request).runtime.engine.dialect.name == "sqlite":
+        return _match(request, *args, **kwargs)
+    return await run_in_threadpool(_match, request, *args, **kwargs)
 
 
 @router.post("/hash/url", response_model=HashResponse)
@@ -199,9 +210,7 @@ async def match_url_content(
 ) -> MatchResponse:
     """Fetch a URL, hash it and match it (same rules as ``/v1/hash/url``)."""
     signals = await _hash_url(request, body)
-    return await run_in_threadpool(
-        _match, request, matcher, principal, signals, banks=body.banks
-    )
+    return await _matched_with_database(request, matcher, principal, signals, banks=body.banks)
 
 
 @router.post("/compare", response_model=CompareResponse)
