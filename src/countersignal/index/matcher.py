@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -340,9 +341,12 @@ class MatchResult:
         return dict(self.__dict__)
 
 
-@dataclass(frozen=True, slots=True)
-class HitMetadata:
-    """What a match reports about a stored signal's item and bank, for any organisation."""
+class HitMetadata(NamedTuple):
+    """What a match reports about a stored signal's item and bank, for any organisation.
+
+    The cache keeps each as a plain tuple (strings, flags, tuples): the cyclic GC stops
+    tracking exact tuples of such values, so tens of thousands of cached entries add nothing to
+    its full collections (tracked entries made each one walk the cache: a p99 stall)."""
 
     organisation_id: str
     matching_enabled: bool
@@ -374,7 +378,7 @@ class ItemMetadata:
     MAX_ENTRIES = 50_000  # ~0.5-1 KB each; repeated hits (viral copies) are what it serves
 
     def __init__(self) -> None:
-        self._entries: dict[int, HitMetadata] = {}
+        self._entries: dict[int, tuple] = {}  # plain tuples: see HitMetadata
         self._lock = threading.Lock()
         self.generation = 0
 
@@ -389,7 +393,7 @@ class ItemMetadata:
             if entry is None:
                 missing.append(signal_id)
             else:
-                found[signal_id] = entry
+                found[signal_id] = HitMetadata._make(entry)
         return found, missing
 
     def store(self, generation: int, entries: dict[int, HitMetadata]) -> None:
@@ -398,7 +402,7 @@ class ItemMetadata:
                 return  # metadata changed while these rows were read: they may be stale
             if len(self._entries) + len(entries) > self.MAX_ENTRIES:
                 self._entries = {}
-            self._entries.update(entries)
+            self._entries.update((k, tuple(v)) for k, v in entries.items())
 
     def clear(self) -> None:
         with self._lock:
