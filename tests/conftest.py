@@ -115,6 +115,27 @@ def session_factory(migrated_db_url: str):
     engine.dispose()
 
 
+@pytest.fixture
+def cli(migrated_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``cli("bank", "list", input=None)``: the ``countersignal`` app run in-process (Typer's
+    CliRunner) against this test's database and a fresh home."""
+    from typer.testing import CliRunner
+
+    from countersignal.cli.main import app
+    from countersignal.settings import get_settings
+
+    monkeypatch.setenv("COUNTERSIGNAL_DATABASE_URL", migrated_db_url)
+    monkeypatch.setenv("COUNTERSIGNAL_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input)
+
+    yield invoke
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def refdata() -> Path:
     """The shared reference data folder; skips cleanly when absent."""

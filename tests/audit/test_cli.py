@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from typer.testing import CliRunner
-
 from countersignal.audit import Actor, Target, record
-from countersignal.cli.main import app
 from countersignal.errors import InvalidInput
-from countersignal.settings import get_settings
 
 from .tamper import tamper
-
-
-@pytest.fixture
-def cli(session_factory, migrated_db_url, tmp_path, monkeypatch):
-    """Invoke the ``countersignal`` app against this test's database."""
-    monkeypatch.setenv("COUNTERSIGNAL_DATABASE_URL", migrated_db_url)
-    monkeypatch.setenv("COUNTERSIGNAL_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
 
 
 def seed(session_factory) -> None:

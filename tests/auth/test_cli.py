@@ -4,29 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from typer.testing import CliRunner
-
 from countersignal.auth import authenticate_token, verify_password
-from countersignal.cli.main import app
 from countersignal.db import make_engine, session_factory
 from countersignal.errors import NotFound
-from countersignal.settings import get_settings
-
-
-@pytest.fixture
-def cli(migrated_db_url, tmp_path, monkeypatch):
-    """Invoke the ``countersignal`` app against this test's database."""
-    monkeypatch.setenv("COUNTERSIGNAL_DATABASE_URL", migrated_db_url)
-    monkeypatch.setenv("COUNTERSIGNAL_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(app, list(args), input=input)
-
-    yield invoke
-    get_settings.cache_clear()
 
 
 def test_org_user_token_lifecycle(cli, migrated_db_url):
