@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from host import describe
 
 HMA_TARGET = "HMA: 4,000 lookups/s for a 10M bank (on much larger hardware)"
 BATCH = 50_000
@@ -54,12 +54,6 @@ done = function(summary, latency, requests)
     latency:percentile(99), latency.max, e.connect, e.read, e.write, e.timeout, e.status))
 end
 """
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def random_hashes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -349,7 +343,8 @@ def main() -> None:
         if not args.workdir:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\nMachine: {machine()}; bank: {args.n:,} random PDQ hashes; "
+    print(f"\nMachine: {describe(memory=False, python=True)}; "
+          f"bank: {args.n:,} random PDQ hashes; "
           f"{args.workers} API worker(s) on {database_url.split(':')[0]}; load client: "
           f"{'wrk' if use_wrk else 'httpx async'} on the same machine; {args.duration} s per run "
           f"after {args.warmup} s of unmeasured warm-up."

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from docsection import replace_section
+from host import describe
 from PIL import Image
 
 RAY_NICENESS = "RAY_worker_niceness"  # read by Ray's raylet when it starts workers
@@ -95,20 +96,6 @@ def run_engine(archive: Path, known: list[Path], engine: str, num_cpus: int, wor
     }
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
-            f"load average {os.getloadavg()[0]:.1f}")
-
-
 def table(rows: list[dict]) -> str:
     local = next(r for r in rows if r["engine"] == "local")
     lines = [
@@ -144,7 +131,7 @@ def main() -> None:
             rows.append(run_engine(work / "archive", known, engine, args.num_cpus, work))
             print(rows[-1], flush=True)
         niceness = os.environ.get(RAY_NICENESS, "15 (Ray's default)")
-        header = (f"Machine: {machine()} (at the end of the run); Ray worker niceness "
+        header = (f"Machine: {describe(load=True)} (at the end of the run); Ray worker niceness "
                   f"{niceness}; Python "
                   f"{platform.python_version()}; {args.images:,} generated 512x512 JPEGs "
                   f"(made in {made_s:.0f} s), {len(known)} banked")

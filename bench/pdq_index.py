@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import platform
 import resource
 import shutil
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from host import describe
 
 THRESHOLD = 31
 CHUNK = 4_000_000
@@ -362,18 +362,6 @@ def subprocess_json(args: list[str], timeout: float) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    model = platform.processor() or "unknown cpu"
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = os.getloadavg()[0]
-    return f"{model}, {os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, load average {load:.1f}"
-
-
 def table(rows: list[dict]) -> str:
     head = (
         "| size | index | single q/s (wall) | single q/CPU-s | batched q/s | recall@31 | build s "
@@ -474,7 +462,7 @@ def main() -> None:
         print(json.dumps(row))
         return
 
-    header = f"Machine: {machine()}; Python {platform.python_version()}"
+    header = f"Machine: {describe(load=True)}; Python {platform.python_version()}"
     print(header, flush=True)
     rows = []
     work = Path(tempfile.mkdtemp(prefix="pdq-bench-"))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from docsection import replace_section
+from host import describe
 
 THRESHOLD = 31
 
@@ -55,19 +56,6 @@ def measure(index, stored: np.ndarray, queries: np.ndarray, batch: int) -> tuple
     return {"build_s": build_s, "single_qps": single_qps, "batch_qps": batch_qps}, results
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM"
-
-
 def main() -> None:
     import ray
 
@@ -100,7 +88,7 @@ def main() -> None:
     rows = [("PDQIndex (one process)", single, 0.0),
             (f"ShardedPDQIndex ({args.shards} Ray actors)", sharded, start_s)]
     lines = [
-        f"Machine: {machine()}, load average {load_before:.1f} at start, "
+        f"Machine: {describe()}, load average {load_before:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end; Python {platform.python_version()}",
         "",
         f"Command: `python bench/sharded_index.py {' '.join(sys.argv[1:])}`",

@@ -19,7 +19,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -34,16 +33,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
+from host import describe
 from PIL import Image
 
 SAMPLE_S = 5.0
 KNOWN_IMAGES = 40
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def png(seed: int) -> bytes:
@@ -345,7 +339,7 @@ def report(args, soak: Soak, samples: list, ledger: dict, ticks: int, collection
         }
     ts = [s[0] for s in samples]
     figures = {
-        "machine": machine(),
+        "machine": describe(memory=False, python=True),
         "minutes": args.minutes,
         "rate_per_s": args.rate,
         "ticks": ticks,
