@@ -128,22 +128,25 @@ def pull(
         return _pull(factory, partner_id, client, keyring)
 
 
-def _endpoint(factory, partner_id: str, keyring: Keyring | None) -> PartnerEndpoint:
+def _endpoint(factory, partner_id: str, keyring: Keyring | None, action: str) -> PartnerEndpoint:
+    """The partner's endpoint for a pull or push (the attempt is recorded either way);
+    :class:`InvalidInput` when it has no collection to ``action``."""
     with transaction(factory) as s:
         partner = _partner(s, partner_id)
         _state(s, partner_id).last_attempt_at = utcnow()
-        return PartnerEndpoint.of(partner, credential_sealer(keyring) if keyring else None)
+        endpoint = PartnerEndpoint.of(partner, credential_sealer(keyring) if keyring else None)
+    if not endpoint.collection_id:
+        raise InvalidInput(f"partner has no collection id to {action}")
+    return endpoint
 
 
 def _pull(factory, partner_id: str, client: TaxiiClient | None, keyring) -> SyncResult:
     settings = get_exchange_settings()
     result = SyncResult(partner_id)
     try:
-        endpoint = _endpoint(factory, partner_id, keyring)
-    except DecryptionFailed as exc:
+        endpoint = _endpoint(factory, partner_id, keyring, "pull")
+    except (DecryptionFailed, InvalidInput) as exc:
         return _failed(factory, result, exc)
-    if not endpoint.collection_id:
-        return _failed(factory, result, InvalidInput("partner has no collection id to pull"))
     own_client = client is None
     client = client or _client(endpoint)
     try:
@@ -304,13 +307,11 @@ def _push(factory, partner_id: str, client: TaxiiClient | None, keyring) -> Sync
     settings = get_exchange_settings()
     result = SyncResult(partner_id)
     try:
-        endpoint = _endpoint(factory, partner_id, keyring)
-    except DecryptionFailed as exc:
+        endpoint = _endpoint(factory, partner_id, keyring, "push to")
+    except (DecryptionFailed, InvalidInput) as exc:
         return _failed(factory, result, exc)
     with factory() as s:
         groups = [g.id for g, _ in member_groups(s, _partner(s, partner_id))]
-    if not endpoint.collection_id:
-        return _failed(factory, result, InvalidInput("partner has no collection id to push to"))
     own_client = client is None
     client = client or _client(endpoint)
     try:
