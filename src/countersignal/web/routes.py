@@ -113,16 +113,17 @@ def login_form(request: Request, status: int = 200, **context) -> Response:
     """The login page with a fresh CSRF token, its nonce set in a cookie of the login path."""
     nonce, token = sessions.issue_login_token(_login_key(request))
     response = render(request, "login.html", None, status=status, login_token=token, **context)
-    response.set_cookie(
-        sessions.LOGIN_COOKIE,
-        nonce,
-        httponly=True,
-        samesite="strict",
-        secure=_cookie_secure(request),
-        max_age=int(sessions.LOGIN_FORM_TTL.total_seconds()),
-        path=sessions.LOGIN_COOKIE_PATH,
-    )
+    _set_cookie(response, request, sessions.LOGIN_COOKIE, nonce, sessions.LOGIN_FORM_TTL,
+                sessions.LOGIN_COOKIE_PATH)
     return response
+
+
+def _set_cookie(response: Response, request: Request, name: str, value: str, lifetime,
+                path: str) -> None:
+    """Every UI cookie: HttpOnly, SameSite=Strict, Secure unless configured off on http."""
+    response.set_cookie(name, value, httponly=True, samesite="strict",
+                        secure=_cookie_secure(request),
+                        max_age=int(lifetime.total_seconds()), path=path)
 
 
 @router.get("/login")
@@ -159,15 +160,7 @@ async def login(
     except CountersignalError as exc:
         return login_form(request, status=exc.http_status, error=exc.message, next=safe_next(next))
     response = redirect(safe_next(next))
-    response.set_cookie(
-        sessions.COOKIE,
-        cookie,
-        httponly=True,
-        samesite="strict",
-        secure=_cookie_secure(request),
-        max_age=int(sessions.ABSOLUTE.total_seconds()),
-        path="/ui",
-    )
+    _set_cookie(response, request, sessions.COOKIE, cookie, sessions.ABSOLUTE, "/ui")
     response.delete_cookie(  # its nonce is spent; same attributes, or a browser may keep it
         sessions.LOGIN_COOKIE,
         path=sessions.LOGIN_COOKIE_PATH,
