@@ -101,18 +101,18 @@ def _match(
     principal: Principal,
     signals: Sequence[Signal],
     *,
-    thresholds: dict[str, float] | None = None,
     banks: Sequence[str] | None = None,
     hits: list | None = None,
 ) -> MatchResponse:
     """The one match path for uploads, URLs and given signals; it may read the database for
-    the metadata of whatever the indexes found (see :func:`_matched_with_database`)."""
+    the metadata of whatever the indexes found (see :func:`_matched_with_database`).
+    ``hits``: the index search already done (with the caller's thresholds); default
+    thresholds otherwise."""
     org = principal.organisation_id
-    thresholds = _thresholds(thresholds)
     with api_state(request).runtime.sessions() as session:
         bank_ids = [get_bank(session, org, b).id for b in banks] if banks else None
         if hits is None:
-            hits = _index_hits(matcher, signals, thresholds)
+            hits = _index_hits(matcher, signals, {})
         if not hits:
             return _response(request, signals)
         results = match_signals(session, matcher, org, signals, bank_ids=bank_ids, hits=hits)
@@ -183,7 +183,7 @@ async def match_given_signals(
         if results is not None:
             return _matched(request, signals, results)
     return await _matched_with_database(request, matcher, principal, signals,
-                                        thresholds=thresholds, banks=body.banks, hits=hits)
+                                        banks=body.banks, hits=hits)
 
 
 async def _matched_with_database(request: Request, *args, **kwargs) -> MatchResponse:
