@@ -64,16 +64,22 @@ def to_bytes(words: np.ndarray) -> np.ndarray:
 
 
 def brute_force(queries: np.ndarray, chunks) -> list[set[int]]:
-    """Ground truth: stored ids within THRESHOLD of each query (numba XOR + popcount scan)."""
-    from countersignal.index._pdq_kernels import search_brute
+    """Ground truth: stored ids within THRESHOLD of each query (linear XOR + popcount scan)."""
+    from countersignal.index._kernels import search_brute
 
+    queries = np.ascontiguousarray(queries)
     truth: list[set[int]] = [set() for _ in queries]
-    rows, dist = np.empty(1 << 16, np.int64), np.empty(1 << 16, np.int64)
+    capacity = 1 << 16
     for start, chunk in chunks:
         alive = np.ones(len(chunk), np.uint8)
-        for i, query in enumerate(queries):
-            count = search_brute(query, chunk, alive, len(chunk), THRESHOLD, rows, dist, 0)
-            truth[i].update((rows[:count] + start).tolist())
+        while True:
+            rows, dist, qpos = (np.empty(capacity, np.int64) for _ in range(3))
+            count = search_brute(queries, chunk, alive, THRESHOLD, rows, dist, qpos)
+            if count <= capacity:
+                break
+            capacity = count
+        for q, row in zip(qpos[:count].tolist(), (rows[:count] + start).tolist(), strict=True):
+            truth[q].add(row)
     return truth
 
 
@@ -88,7 +94,7 @@ def faiss_threads(count: int) -> int:
 
 def save_truth(path: Path, n: int, n_queries: int, seed: int, step: int) -> None:
     """Brute-force answers to every ``step``-th query, in their own process (no contender
-    pays for numba's memory)."""
+    pays for the scan's memory)."""
     first = next(stored_chunks(min(n, CHUNK), seed))[1]
     queries = make_queries(first, n_queries, seed)[::step]
     truth = brute_force(queries, stored_chunks(n, seed))

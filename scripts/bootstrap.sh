@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create or refresh ./.venv with everything Countersignal needs, including the Debian packages
-# its hashers, OCR and browser tests use. Cheap when nothing changed (stamp on pyproject.toml).
+# its hashers, OCR and browser tests use. Cheap when nothing changed (stamp on pyproject.toml and the C kernels' sources).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +34,9 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 extras=${COUNTERSIGNAL_EXTRAS:-dev,scale}
 stamp=".venv/.countersignal-stamp"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+want="$(cat pyproject.toml src/countersignal/*/*.c | sha256sum | cut -d' ' -f1) $extras"
+built=(src/countersignal/index/_kernels.*.so src/countersignal/signals/_minhash.*.so)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -f "${built[0]}" ] || [ ! -f "${built[1]}" ]; then
   echo "bootstrap: installing Python packages into .venv ($extras)"
   .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
   .venv/bin/python -m pip install -q -e ".[${extras}]"

@@ -56,8 +56,7 @@ def run_bounded(code: str, *, memory_mib: int = 3072, timeout_s: float = 60) -> 
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "NUMBA_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-"], input=textwrap.dedent(code) + _EPILOGUE, capture_output=True,

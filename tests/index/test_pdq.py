@@ -183,6 +183,48 @@ def test_corrupt_snapshot_gives_a_clear_error(rng, tmp_path):
         PDQIndex.load(tmp_path / "other.idx")
 
 
+def test_damaged_tables_with_valid_checksums_are_refused_or_contained(rng):
+    """A snapshot written by a buggy or hostile peer can carry consistent checksums: the
+    kernel must refuse tables that are not a partition and never read outside its arrays."""
+    hashes = random_hashes(rng, 6000)
+    index = PDQIndex()
+    index.add_words(np.arange(6000), hashes)
+    arrays = {name: np.array(a) for name, a in index.snapshot_arrays().items()}
+
+    shuffled = dict(arrays, **{"s0.hi_off": arrays["s0.hi_off"].copy()})
+    shuffled["s0.hi_off"][3, 100] = 10**9  # an offset past the end, mid-table
+    with pytest.raises(SnapshotError, match="not a partition"):
+        PDQIndex.from_arrays(shuffled)
+    short = dict(arrays, **{"s0.lo_tail": arrays["s0.lo_tail"][:, :-1].copy()})
+    with pytest.raises(SnapshotError, match="lo_tail"):
+        PDQIndex.from_arrays(short)
+
+    # row numbers pointing far outside the segment: skipped, the intact words still answer
+    wild = dict(arrays, **{"s0.hi_rows": np.full_like(arrays["s0.hi_rows"], 0xFF)})
+    damaged = PDQIndex.from_arrays(wild)
+    queries = hashes[:50]
+    for query, found in zip(queries, damaged.query_words(queries, 31), strict=True):
+        assert all(0 <= i < 6000 for i, _ in found)
+        assert (int(np.nonzero((hashes == query).all(axis=1))[0][0]), 0) in found
+
+
+def test_kernel_refuses_wrongly_typed_buffers(rng):
+    from countersignal.index import _kernels
+
+    hashes = random_hashes(rng, 10)
+    rows, dist = np.empty(8, np.int64), np.empty(8, np.int64)
+    alive = np.ones(10, np.uint8)
+    with pytest.raises(ValueError, match="alive"):
+        _kernels.search_brute(hashes, hashes, alive[:5], 31, rows, dist)
+    with pytest.raises(ValueError, match="out_dist"):
+        _kernels.search_brute(hashes, hashes, alive, 31, rows, dist.astype(np.int32))
+    with pytest.raises(ValueError, match="threshold"):
+        _kernels.search_brute(hashes, hashes, alive, 300, rows, dist)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _kernels.search_brute(hashes[::2], hashes, alive, 31, rows, dist)
+    assert _kernels.search_brute(hashes, hashes, alive, 0, rows, dist) == 10  # each finds itself
+
+
 @pytest.mark.parametrize("threshold", [0, 31, 100])
 def test_batches_agree_with_single_queries(rng, threshold):
     hashes = skewed_hashes(rng, 12_000)
@@ -226,7 +268,7 @@ def test_more_hits_than_the_kernels_scratch_holds_stay_exact(rng, threshold):
     """The search collects hits in fixed scratch buffers (``CANDIDATES`` entries) and verifies
     them when full; a word shared by many more rows than that, found from either side of the
     tables, must still give every row exactly once."""
-    from countersignal.index._pdq_kernels import CANDIDATES
+    from countersignal.index._kernels import CANDIDATES
 
     many = 3 * CANDIDATES + 17
     base = random_hashes(rng, 1)

@@ -28,25 +28,6 @@ LISTEN_RETRY_S = 30.0
 NOTIFY_CHANNEL = "countersignal_signal_changes"  # see migration banks_0002
 
 
-def warm_up_pdq_kernels() -> None:
-    """Load the PDQ search kernels' machine code before ``/readyz`` says ready.
-
-    numba loads each kernel from its cache on first use in a process: ~1 s on a loaded machine,
-    which would otherwise land on the first PDQ query after every (re)start — too slow for a
-    new signal to be matchable within 1 s. A throwaway index with one segment and one
-    buffered row runs every query path once (single and batched)."""
-    import numpy as np
-
-    from countersignal.index.pdq import BATCH_MIN, BUFFER_ROWS, PDQIndex
-
-    words = np.random.default_rng(0).integers(0, 2**63, size=(BUFFER_ROWS + 1, 4), dtype=np.uint64)
-    index = PDQIndex()
-    index.add_words(np.arange(BUFFER_ROWS), words[:BUFFER_ROWS])
-    index.add_words([BUFFER_ROWS], words[BUFFER_ROWS:])
-    index.query_words(words[:1])
-    index.query_words(words[:BATCH_MIN])
-
-
 def freeze_long_lived_heap() -> None:
     """Move everything alive now (modules, settings, the loaded indexes) out of the cyclic
     garbage collector's view. Without it, each full collection walks that heap and stalls
@@ -112,7 +93,6 @@ class MatcherKeeper:
         while self.matcher is None and not self._stop.is_set():
             try:
                 started = time.monotonic()
-                warm_up_pdq_kernels()
                 self.matcher = self.runtime.matcher
                 freeze_long_lived_heap()
                 self.last_sync = time.monotonic()

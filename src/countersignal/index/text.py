@@ -1,7 +1,7 @@
 """Near-duplicate text index for ``text_near`` (MinHash) signals.
 
 Stored as one ``(n, 128)`` uint32 matrix plus an int64 id per row. A query counts differing
-slots against every row in a numba kernel that stops counting a row as soon as it is out of
+slots against every row in a compiled kernel that stops counting a row as soon as it is out of
 range: exact (it returns what ``TextNear.compare`` returns, which the tests check), with no
 tuning knob and no recall loss. Banding (LSH) can only prune exactly when fewer bands than
 differing slots are allowed, i.e. below about 0.12; the useful thresholds (0.5-0.7, see
@@ -17,30 +17,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
 
+from countersignal.index._kernels import scan_slots
 from countersignal.index.base import SignalIndex, as_id_array
 from countersignal.index.snapshot import SnapshotError, read_snapshot, write_snapshot
 from countersignal.signals.text import NUM_PERM, TextNear, to_slots
-
-
-@njit(cache=True, nogil=True)
-def _scan(slots, count, query, max_differing, out_rows, out_differing):  # pragma: no cover
-    """Rows of ``slots[:count]`` with at most ``max_differing`` slots unlike ``query``."""
-    found = 0
-    width = query.shape[0]
-    for row in range(count):
-        differing = 0
-        for k in range(width):
-            if slots[row, k] != query[k]:
-                differing += 1
-                if differing > max_differing:
-                    break
-        if differing <= max_differing:
-            out_rows[found] = row
-            out_differing[found] = differing
-            found += 1
-    return found
 
 
 class TextNearIndex(SignalIndex):
@@ -113,7 +94,9 @@ class TextNearIndex(SignalIndex):
         results = []
         for value in values:
             query = to_slots(TextNear.validate(value))
-            found = _scan(self._slots, self._count, query, max_differing, out_rows, out_differing)
+            found = scan_slots(
+                self._slots, self._count, query, max_differing, out_rows, out_differing
+            )
             pairs = zip(
                 self._ids[out_rows[:found]].tolist(),
                 (out_differing[:found] / NUM_PERM).tolist(),

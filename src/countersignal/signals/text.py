@@ -9,7 +9,7 @@ punctuation and symbols, and runs of white space.
 ``text_near`` is a 128-slot MinHash over character 5-grams of the normalised text. It won
 over TLSH in ``bench/eval_text_neardup.py`` (see docs/evaluation.md): at equal precision
 TLSH recalls far less after word swaps and inserted or deleted sentences, and gives no hash
-at all for texts under 50 bytes. The MinHash is implemented here (a numba loop) rather than
+at all for texts under 50 bytes. The MinHash is implemented here (a small C kernel) rather than
 taken from ``datasketch`` so stored signals never change when a dependency changes its
 hashing, and so a 16 MB text hashes in seconds; the evaluation checks it agrees with
 ``datasketch``. 5-gram keys: polynomial over code points with an odd 64-bit base, then the
@@ -29,9 +29,9 @@ from importlib import resources
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
 
 from countersignal.errors import InvalidInput, InvalidSignal
+from countersignal.signals._minhash import minhash_codes
 from countersignal.signals.base import ExactSignalType, Signal, SignalType
 from countersignal.signals.file import SHA256
 
@@ -96,7 +96,7 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
         for block in range(NUM_PERM * 16 // 64)
     )
     words = np.frombuffer(stream, dtype=">u8").astype(np.uint64)
-    return words[0::2] | np.uint64(1), words[1::2]  # odd multipliers, offsets
+    return words[0::2] | np.uint64(1), np.ascontiguousarray(words[1::2])  # odd multipliers, offsets
 
 
 def shingles(normalised: str) -> set[str]:
@@ -106,43 +106,14 @@ def shingles(normalised: str) -> set[str]:
     return {normalised[i : i + SHINGLE] for i in range(len(normalised) - SHINGLE + 1)}
 
 
-# Odd multiplier of the polynomial 5-gram key: its powers stay odd, hence invertible mod 2^64,
-# so every character counts. (0x110000 looked natural but 0x110000**4 == 0 mod 2^64: the
-# first character vanished and unrelated texts came out 0.045 closer than their Jaccard.)
-_BASE = np.uint64(0x9E3779B97F4A7C15)
-_U32 = np.uint64(32)
-
-
-@njit(cache=True, nogil=True)
-def _minhash_codes(codes, width, multipliers, offsets):  # pragma: no cover - compiled
-    """Minima over every ``width``-gram of ``codes`` of ``(mix(key) * a + b) >> 32``.
-
-    One pass, no temporaries: numpy broadcasting needed 128 x 8 bytes of scratch per 5-gram
-    and took 45 s on a 16 MB text; this loop takes about a second.
-    """
-    minima = np.full(multipliers.shape[0], np.uint64(0xFFFFFFFFFFFFFFFF))
-    for start in range(codes.shape[0] - width + 1):
-        key = np.uint64(0)
-        for offset in range(width):
-            key = key * _BASE + np.uint64(codes[start + offset])
-        # splitmix64 finaliser: spreads the structured 5-gram numbers over 64 bits
-        key = (key ^ (key >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        key = (key ^ (key >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        key = key ^ (key >> np.uint64(31))
-        for slot in range(multipliers.shape[0]):
-            hashed = (key * multipliers[slot] + offsets[slot]) >> _U32
-            if hashed < minima[slot]:
-                minima[slot] = hashed
-    return minima
-
-
 def minhash(normalised: str) -> np.ndarray:
     """128 uint32 minima of multiply-shift hashes of the text's 5-grams (duplicates need no
-    removal: they hash alike). Compiled with numba: a 16 MB text costs seconds."""
-    codes = np.frombuffer(normalised.encode("utf-32-le"), dtype="<u4")
+    removal: they hash alike). Compiled (``_minhash.c``): a 16 MB text costs about a second."""
+    codes = np.frombuffer(normalised.encode("utf-32-le"), "<u4").astype(np.uint32, copy=False)
     multipliers, offsets = _permutations()
-    width = min(SHINGLE, len(codes))
-    return _minhash_codes(codes, width, multipliers, offsets).astype(np.uint32)
+    minima = np.empty(len(multipliers), dtype=np.uint64)
+    minhash_codes(codes, min(SHINGLE, len(codes)), multipliers, offsets, minima)
+    return minima.astype(np.uint32)
 
 
 class TextNear(SignalType):

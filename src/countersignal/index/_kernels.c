@@ -1,0 +1,846 @@
+/*
+ * Kernels of the indexes: the PDQ range index (segment building, multi-index search, brute
+ * force) and the text_near slot scan.
+ *
+ * Compiled ahead of time (setuptools, at install): a JIT compiler would cost every process
+ * ~150 MiB of resident memory before the first hash is stored.
+ *
+ * Hashes are (n, 4) uint64 rows (hex order). The 256 bits are eight 32-bit *words*, each two
+ * 16-bit *halves* (hi, lo). Per word a segment keeps two direct-addressed tables:
+ *
+ * - the hi table: rows bucketed by hi (65,536 buckets), sorted by lo inside a bucket, each
+ *   entry holding its lo (the *tail*) and its 3-byte row number (word 0 needs neither: the
+ *   segment's rows are sorted by word 0, so the hi table of word 0 is the row order itself);
+ * - the lo table: bucketed by lo, holding only hi tails (2 bytes an entry). A lo-side hit
+ *   knows its whole word, so its rows are found by one search in the hi table (sorted by lo
+ *   within a bucket: interpolation, galloping, then binary search).
+ *
+ * Why it is exact: with per-word radii s_w where sum(s_w + 1) == r + 1, any hash within r has
+ * some word with d_w <= s_w (generalised pigeonhole, Norouzi et al.). Such a word has
+ * d_hi <= a_hi or d_lo <= a_lo whenever a_hi + a_lo == s_w - 1, so probing the hi buckets
+ * within a_hi and the lo buckets within a_lo (17 + 17 buckets at r = 31) and keeping tails
+ * with d_hi + d_lo <= s_w finds exactly the rows with d_w <= s_w. A row is reported only by
+ * the first word that finds it, so no set is needed to deduplicate.
+ *
+ * Every kernel releases the GIL: batched queries and builds run on several threads. Tables
+ * may come from a snapshot file, so every offset and row number is bounds-checked: a damaged
+ * table gives wrong answers for its own rows, never a read outside its arrays.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_WORDS 8
+#define N_BUCKETS 65536
+#define N_OFFSETS (N_BUCKETS + 1)
+#define LINE_TAILS 32                      /* 2-byte tails in a 64-byte cache line */
+#define PREFETCH_TAILS (16 * LINE_TAILS)   /* a bucket's first lines fetched ahead of its scan */
+#define BUCKET_AHEAD 8                     /* buckets prefetched ahead of the one scanned */
+#define CHUNK_TAILS 32                     /* tails tested together, without branches */
+#define CANDIDATES 1024                    /* hits collected before they are verified */
+#define VERIFY_AHEAD 8                     /* hash rows prefetched ahead of verification */
+#define MAX_MASK_RADIUS 8
+#define N_MASKS 39203                      /* 16-bit masks of popcount <= 8 */
+#define STACK_BUCKETS 512
+
+/* Hot loops are compiled for several instruction sets and picked once at load time, so one
+ * build runs anywhere and still uses 16-bit vector popcounts (AVX-512 BITALG) where present. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define HOT __attribute__((target_clones("arch=icelake-server", "arch=x86-64-v3", \
+                                         "arch=x86-64-v2", "default")))
+#else
+#define HOT
+#endif
+/* Helpers are inlined into each clone, so they too get its instruction set (popcnt). */
+#define INLINE static inline __attribute__((always_inline))
+
+static uint16_t MASKS[N_MASKS];
+static int64_t LEVEL_STARTS[MAX_MASK_RADIUS + 2];
+
+static void init_masks(void) {
+    int k = 0;
+    for (int level = 0; level <= MAX_MASK_RADIUS; level++) {
+        LEVEL_STARTS[level] = k;
+        for (uint32_t m = 0; m < N_BUCKETS; m++)
+            if (__builtin_popcount(m) == level) MASKS[k++] = (uint16_t)m;
+    }
+    LEVEL_STARTS[MAX_MASK_RADIUS + 1] = k;
+}
+
+/* Per-word radii with sum(radius + 1) == r + 1 (-1: the word is not probed). */
+static void word_radii(int64_t r, int64_t radii[N_WORDS]) {
+    int64_t base = (r + 1) / N_WORDS, extra = (r + 1) % N_WORDS;
+    for (int w = 0; w < N_WORDS; w++) radii[w] = base - 1 + (w < extra);
+}
+
+typedef const uint64_t Row[4];
+
+INLINE uint32_t half(const uint64_t *row, int h) {
+    return (uint32_t)((row[h >> 2] >> (48 - 16 * (h & 3))) & 0xFFFF);
+}
+
+INLINE int word_distance(const uint64_t *row, const uint64_t *query, int w) {
+    uint64_t diff = (row[w >> 1] ^ query[w >> 1]) >> (32 - 32 * (w & 1));
+    return __builtin_popcountll(diff & 0xFFFFFFFFu);
+}
+
+INLINE int64_t distance(const uint64_t *row, const uint64_t *query) {
+    return __builtin_popcountll(row[0] ^ query[0]) + __builtin_popcountll(row[1] ^ query[1]) +
+           __builtin_popcountll(row[2] ^ query[2]) + __builtin_popcountll(row[3] ^ query[3]);
+}
+
+/* ---- a segment's arrays ------------------------------------------------------------------ */
+
+typedef struct {
+    const uint64_t *hashes; /* n x 4 */
+    const uint8_t *alive;   /* n */
+    int64_t n;
+    const uint32_t *hi_off; /* 8 x 65,537 */
+    const uint16_t *hi_tail; /* 7 x n */
+    const uint8_t *hi_rows; /* 7 x n x 3 */
+    const uint32_t *lo_off; /* 8 x 65,537 */
+    const uint16_t *lo_tail; /* 8 x n */
+} Tables;
+
+typedef struct {
+    int64_t *rows, *dist, *qpos; /* qpos may be NULL */
+    int64_t capacity, qtag;
+} Out;
+
+INLINE void emit(Out *out, int64_t *count, int64_t row, int64_t dist) {
+    if (*count < out->capacity) {
+        out->rows[*count] = row;
+        out->dist[*count] = dist;
+        if (out->qpos) out->qpos[*count] = out->qtag;
+    }
+    (*count)++; /* counted even when it does not fit: the caller grows its buffers */
+}
+
+INLINE uint32_t hi_tail_at(const Tables *t, int w, int64_t j) {
+    return w == 0 ? half(t->hashes + 4 * j, 1) : t->hi_tail[(int64_t)(w - 1) * t->n + j];
+}
+
+/* Bucket bounds clamped to the segment, so damaged offsets cannot reach outside it. */
+INLINE void bucket(const uint32_t *off, int w, uint32_t b, int64_t n, int64_t *start,
+                          int64_t *end) {
+    int64_t s = off[(int64_t)w * N_OFFSETS + b], e = off[(int64_t)w * N_OFFSETS + b + 1];
+    if (e > n) e = n;
+    if (s > e) s = e;
+    *start = s;
+    *end = e;
+}
+
+/* Whether some tail has lo <= popcount(tail ^ q) <= lo + span: branch-free, so it vectorises
+ * into 16-bit lanes (vpopcntw: 32 tails per AVX-512 instruction). */
+INLINE int any_within(const uint16_t *tails, int64_t len, uint16_t q, uint16_t lo,
+                             uint16_t span) {
+    uint16_t hit = 0;
+    for (int64_t j = 0; j < len; j++) {
+        uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q));
+        hit |= (uint16_t)((uint16_t)(pc - lo) <= span);
+    }
+    return hit;
+}
+
+/* any_within for word 0, whose hi table is the row order: the tails are half 1. */
+INLINE int any_within_word0(const uint64_t *hashes, int64_t start, int64_t len,
+                                   uint16_t q, uint16_t span) {
+    uint16_t hit = 0;
+    for (int64_t j = start; j < start + len; j++) {
+        uint16_t tail = (uint16_t)(hashes[4 * j] >> 32);
+        hit |= (uint16_t)((uint16_t)__builtin_popcount((uint16_t)(tail ^ q)) <= span);
+    }
+    return hit;
+}
+
+typedef struct {
+    int64_t start, end;
+    int32_t w, side; /* side: -1 hi table, else the lo key */
+    uint16_t lo, span; /* popcount(tail ^ query half) accepted in [lo, lo + span] */
+} Bucket;
+
+INLINE void prefetch_bucket(const Tables *t, const Bucket *b) {
+    int64_t stop = b->end < b->start + PREFETCH_TAILS ? b->end : b->start + PREFETCH_TAILS;
+    if (b->side >= 0) {
+        const uint16_t *tails = t->lo_tail + (int64_t)b->w * t->n;
+        for (int64_t j = b->start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
+    } else if (b->w > 0) {
+        const uint16_t *tails = t->hi_tail + (int64_t)(b->w - 1) * t->n;
+        for (int64_t j = b->start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
+    } else {
+        for (int64_t j = b->start; j < stop; j += 2)
+            __builtin_prefetch(t->hashes + 4 * j, 0, 3); /* two 32-byte rows a line */
+    }
+}
+
+typedef struct {
+    const uint64_t *query;
+    int64_t word_r[N_WORDS];
+    int64_t r;
+    int64_t cand[CANDIDATES]; /* word << 32 | position in that word's hi table */
+    int64_t rows[CANDIDATES];
+    int64_t lo_cand[CANDIDATES]; /* word << 32 | hi << 16 | lo: a whole word */
+    int64_t nc, nl;
+} Search;
+
+/* Emit the candidates that are live, within r and not found by an earlier word. Row numbers
+ * are decoded in one pass and the hashes fetched a few candidates ahead, so the random reads
+ * overlap instead of waiting one after another. */
+INLINE int64_t verify(Search *s, const Tables *t, Out *out, int64_t count) {
+    int64_t n = s->nc;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t w = s->cand[i] >> 32, j = s->cand[i] & 0xFFFFFFFF, row;
+        if (w == 0) {
+            row = j;
+        } else {
+            const uint8_t *b = t->hi_rows + ((w - 1) * t->n + j) * 3;
+            row = (int64_t)b[0] | ((int64_t)b[1] << 8) | ((int64_t)b[2] << 16);
+        }
+        s->rows[i] = row < t->n ? row : -1;
+    }
+    for (int64_t i = 0; i < n && i < VERIFY_AHEAD; i++)
+        if (s->rows[i] >= 0) __builtin_prefetch(t->hashes + 4 * s->rows[i], 0, 3);
+    for (int64_t i = 0; i < n; i++) {
+        if (i + VERIFY_AHEAD < n && s->rows[i + VERIFY_AHEAD] >= 0)
+            __builtin_prefetch(t->hashes + 4 * s->rows[i + VERIFY_AHEAD], 0, 3);
+        int64_t row = s->rows[i];
+        if (row < 0) continue;
+        const uint64_t *h = t->hashes + 4 * row;
+        int64_t dist = distance(h, s->query);
+        if (dist > s->r) continue;
+        int w = (int)(s->cand[i] >> 32), seen = 0;
+        for (int u = 0; u < w; u++) { /* an earlier word finds every row with d_u <= s_u */
+            if (s->word_r[u] >= 0 && word_distance(h, s->query, u) <= s->word_r[u]) {
+                seen = 1;
+                break;
+            }
+        }
+        if (!seen && t->alive[row]) emit(out, &count, row, dist);
+    }
+    s->nc = 0;
+    return count;
+}
+
+/* First position in [hs, he) of word w's hi table whose tail is >= lo. A hi bucket is sorted
+ * by lo: guessed by interpolation, bracketed by galloping, finished by binary search. */
+INLINE int64_t lower_bound(const Tables *t, int w, int64_t hs, int64_t he, uint32_t lo) {
+    int64_t g = hs + (((int64_t)lo * (he - hs)) >> 16), left, right, step = 1;
+    if (hi_tail_at(t, w, g) < lo) { /* the answer is in (g, he] */
+        left = g + 1;
+        right = he;
+        while (g + step < he) {
+            if (hi_tail_at(t, w, g + step) >= lo) {
+                right = g + step;
+                break;
+            }
+            left = g + step + 1;
+            step *= 2;
+        }
+    } else { /* ... or in [hs, g] */
+        left = hs;
+        right = g;
+        while (g - step >= hs) {
+            if (hi_tail_at(t, w, g - step) < lo) {
+                left = g - step + 1;
+                break;
+            }
+            right = g - step;
+            step *= 2;
+        }
+    }
+    while (left < right) {
+        int64_t mid = (left + right) >> 1;
+        if (hi_tail_at(t, w, mid) < lo)
+            left = mid + 1;
+        else
+            right = mid;
+    }
+    return left;
+}
+
+/* Turn every lo-side hit into positions in its word's hi table, verifying whenever the
+ * candidate list fills up. */
+INLINE int64_t flush_lo(Search *s, const Tables *t, Out *out, int64_t count) {
+    for (int64_t i = 0; i < s->nl; i++) {
+        int64_t e = s->lo_cand[i];
+        __builtin_prefetch(t->hi_off + (e >> 32) * N_OFFSETS + ((e >> 16) & 0xFFFF), 0, 3);
+    }
+    for (int64_t i = 0; i < s->nl; i++) {
+        int64_t e = s->lo_cand[i], hs, he;
+        int w = (int)(e >> 32);
+        uint32_t hi = (uint32_t)((e >> 16) & 0xFFFF), lo = (uint32_t)(e & 0xFFFF);
+        bucket(t->hi_off, w, hi, t->n, &hs, &he);
+        if (hs == he) continue;
+        for (int64_t pos = lower_bound(t, w, hs, he, lo); pos < he && hi_tail_at(t, w, pos) == lo;
+             pos++) {
+            if (s->nc == CANDIDATES) count = verify(s, t, out, count);
+            s->cand[s->nc++] = ((int64_t)w << 32) | pos;
+        }
+    }
+    s->nl = 0;
+    return count;
+}
+
+/* Append every live row within r of the query. Three phases: (1) the bounds of every bucket
+ * of every word, independent loads issued together; (2) one pass over the buckets' tails,
+ * prefetching BUCKET_AHEAD buckets ahead, testing CHUNK_TAILS tails at a time without
+ * branches and collecting the few hits; (3) verification with the random reads overlapped. */
+HOT static int64_t search_segment(Search *s, const Tables *t, Out *out, int64_t count,
+                                  Bucket *bk) {
+    int64_t nb = 0;
+    for (int w = 0; w < N_WORDS; w++) {
+        int64_t sw = s->word_r[w];
+        if (sw < 0) continue;
+        int64_t a_hi = sw / 2, a_lo = sw - 1 - a_hi; /* a_hi == ceil((s - 1) / 2) */
+        uint32_t qhi = half(s->query, 2 * w), qlo = half(s->query, 2 * w + 1);
+        for (int64_t d = 0; d <= a_hi; d++) {
+            for (int64_t m = LEVEL_STARTS[d]; m < LEVEL_STARTS[d + 1]; m++, nb++) {
+                bucket(t->hi_off, w, qhi ^ MASKS[m], t->n, &bk[nb].start, &bk[nb].end);
+                bk[nb].w = w;
+                bk[nb].side = -1;
+                bk[nb].lo = 0;
+                bk[nb].span = (uint16_t)(sw - d);
+            }
+        }
+        for (int64_t d = 0; d <= a_lo; d++) {
+            if (sw - d < a_hi + 1) continue;
+            for (int64_t m = LEVEL_STARTS[d]; m < LEVEL_STARTS[d + 1]; m++, nb++) {
+                uint32_t b = qlo ^ MASKS[m];
+                bucket(t->lo_off, w, b, t->n, &bk[nb].start, &bk[nb].end);
+                bk[nb].w = w;
+                bk[nb].side = (int32_t)b;
+                bk[nb].lo = (uint16_t)(a_hi + 1); /* lower: the hi side found it */
+                bk[nb].span = (uint16_t)(sw - d - (a_hi + 1));
+            }
+        }
+    }
+    s->nc = s->nl = 0;
+    for (int64_t i = 0; i < nb && i < BUCKET_AHEAD; i++) prefetch_bucket(t, &bk[i]);
+    for (int64_t i = 0; i < nb; i++) {
+        if (i + BUCKET_AHEAD < nb) prefetch_bucket(t, &bk[i + BUCKET_AHEAD]);
+        const Bucket *b = &bk[i];
+        int w = b->w;
+        if (b->side < 0) {
+            uint16_t q16 = (uint16_t)half(s->query, 2 * w + 1);
+            const uint16_t *tails = w > 0 ? t->hi_tail + (int64_t)(w - 1) * t->n : NULL;
+            for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
+                int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
+                if (w == 0 ? !any_within_word0(t->hashes, c, len, q16, b->span)
+                           : !any_within(tails + c, len, q16, 0, b->span))
+                    continue;
+                for (int64_t j = c; j < c + len; j++) {
+                    uint16_t tail = (uint16_t)hi_tail_at(t, w, j);
+                    if ((uint16_t)__builtin_popcount((uint16_t)(tail ^ q16)) > b->span) continue;
+                    if (s->nc == CANDIDATES) count = verify(s, t, out, count);
+                    s->cand[s->nc++] = ((int64_t)w << 32) | j;
+                }
+            }
+        } else {
+            const uint16_t *tails = t->lo_tail + (int64_t)w * t->n;
+            uint16_t q16 = (uint16_t)half(s->query, 2 * w);
+            for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
+                int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
+                if (!any_within(tails + c, len, q16, b->lo, b->span)) continue;
+                for (int64_t j = c; j < c + len; j++) {
+                    uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q16));
+                    if ((uint16_t)(pc - b->lo) > b->span) continue;
+                    if (j > b->start && tails[j - 1] == tails[j])
+                        continue; /* same word as the previous entry: already located */
+                    if (s->nl == CANDIDATES) count = flush_lo(s, t, out, count);
+                    s->lo_cand[s->nl++] = ((int64_t)w << 32) | ((int64_t)tails[j] << 16) |
+                                          b->side;
+                }
+            }
+        }
+    }
+    count = flush_lo(s, t, out, count);
+    return verify(s, t, out, count);
+}
+
+/* Linear XOR + popcount scan of the first n rows: small buffers and huge thresholds. */
+HOT static int64_t search_brute(const uint64_t *query, const uint64_t *hashes,
+                                const uint8_t *alive, int64_t n, int64_t r, Out *out,
+                                int64_t count) {
+    for (int64_t row = 0; row < n; row++) {
+        int64_t dist = distance(hashes + 4 * row, query);
+        if (dist <= r && alive[row]) emit(out, &count, row, dist);
+    }
+    return count;
+}
+
+/* ---- building ---------------------------------------------------------------------------- */
+
+/* Stable counting sort of the order `first` by half `key`; fills `offsets` (65,537 entries). */
+static void counting_sort(const uint64_t *hashes, int64_t n, int key, const uint32_t *first,
+                          uint32_t *offsets, int64_t *cursor, uint32_t *order) {
+    memset(offsets, 0, sizeof(uint32_t) * N_OFFSETS);
+    for (int64_t i = 0; i < n; i++) offsets[half(hashes + 4 * i, key) + 1]++;
+    for (int b = 0; b < N_BUCKETS; b++) offsets[b + 1] += offsets[b];
+    for (int b = 0; b < N_BUCKETS; b++) cursor[b] = offsets[b];
+    for (int64_t j = 0; j < n; j++) {
+        uint32_t i = first ? first[j] : (uint32_t)j;
+        order[cursor[half(hashes + 4 * i, key)]++] = i;
+    }
+}
+
+/* Row order sorted by word 0 (hi then lo): two stable counting-sort passes. */
+static int primary_order(const uint64_t *hashes, int64_t n, uint32_t *order) {
+    uint32_t *tmp = malloc(sizeof(uint32_t) * (n ? n : 1));
+    uint32_t *offsets = malloc(sizeof(uint32_t) * N_OFFSETS);
+    int64_t *cursor = malloc(sizeof(int64_t) * N_BUCKETS);
+    int ok = tmp && offsets && cursor;
+    if (ok) {
+        counting_sort(hashes, n, 1, NULL, offsets, cursor, tmp);
+        counting_sort(hashes, n, 0, tmp, offsets, cursor, order);
+    }
+    free(tmp);
+    free(offsets);
+    free(cursor);
+    return ok;
+}
+
+/* Fill the hi and lo tables of every word; the rows must already be in primary order. Word
+ * 0's hi table is the row order itself, so it stores neither tails nor rows; row numbers take
+ * 3 bytes (segments hold fewer than 2**24 rows). */
+static int build_tables(const uint64_t *hashes, int64_t n, uint32_t *hi_off, uint16_t *hi_tail,
+                        uint8_t *hi_rows, uint32_t *lo_off, uint16_t *lo_tail) {
+    uint32_t *first = malloc(sizeof(uint32_t) * (n ? n : 1));
+    uint32_t *order = malloc(sizeof(uint32_t) * (n ? n : 1));
+    uint32_t *scratch = malloc(sizeof(uint32_t) * N_OFFSETS);
+    int64_t *cursor = malloc(sizeof(int64_t) * N_BUCKETS);
+    int ok = first && order && scratch && cursor;
+    for (int w = 0; ok && w < N_WORDS; w++) {
+        int hi = 2 * w, lo = 2 * w + 1;
+        counting_sort(hashes, n, lo, NULL, scratch, cursor, first);
+        counting_sort(hashes, n, hi, first, hi_off + (int64_t)w * N_OFFSETS, cursor, order);
+        if (w > 0) {
+            uint16_t *tails = hi_tail + (int64_t)(w - 1) * n;
+            uint8_t *rows = hi_rows + (int64_t)(w - 1) * n * 3;
+            for (int64_t pos = 0; pos < n; pos++) {
+                uint32_t i = order[pos];
+                tails[pos] = (uint16_t)half(hashes + 4 * (int64_t)i, lo);
+                rows[3 * pos] = i & 0xFF;
+                rows[3 * pos + 1] = (i >> 8) & 0xFF;
+                rows[3 * pos + 2] = (i >> 16) & 0xFF;
+            }
+        }
+        counting_sort(hashes, n, hi, NULL, scratch, cursor, first);
+        counting_sort(hashes, n, lo, first, lo_off + (int64_t)w * N_OFFSETS, cursor, order);
+        uint16_t *tails = lo_tail + (int64_t)w * n;
+        for (int64_t pos = 0; pos < n; pos++)
+            tails[pos] = (uint16_t)half(hashes + 4 * (int64_t)order[pos], hi);
+    }
+    free(first);
+    free(order);
+    free(scratch);
+    free(cursor);
+    return ok;
+}
+
+/* ---- text_near ---------------------------------------------------------------------------- */
+
+/* Rows of slots[:count] with at most max_differing slots unlike the query; a row stops being
+ * counted as soon as it is out of range. */
+HOT static int64_t scan_slots(const uint32_t *slots, int64_t count, int64_t width,
+                              const uint32_t *query, int64_t max_differing, int64_t *out_rows,
+                              int64_t *out_differing) {
+    int64_t found = 0;
+    for (int64_t row = 0; row < count; row++) {
+        const uint32_t *slot = slots + row * width;
+        int64_t differing = 0;
+        for (int64_t k = 0; k < width && differing <= max_differing; k++)
+            differing += slot[k] != query[k];
+        if (differing <= max_differing) {
+            out_rows[found] = row;
+            out_differing[found] = differing;
+            found++;
+        }
+    }
+    return found;
+}
+
+/* ---- Python glue ------------------------------------------------------------------------- */
+
+/* A contiguous buffer of `count` items of `itemsize` bytes (count < 0: any count). */
+static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t count,
+                      int writable, const char *name) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
+    if (view->itemsize != itemsize || (count >= 0 && view->len != count * itemsize) ||
+        view->len % itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd items of %zd bytes, got %zd bytes of %zd",
+                     name, count, itemsize, view->len, view->itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Py_buffer *views, int n) {
+    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
+}
+
+static int check_threshold(int64_t r) {
+    if (r < 0 || r > 256) {
+        PyErr_Format(PyExc_ValueError, "threshold %lld outside 0..256", (long long)r);
+        return -1;
+    }
+    return 0;
+}
+
+/* Output buffers: rows, dist (and qpos) of equal length, int64. */
+static int get_out(PyObject *const *args, int n_out, Py_buffer *views, Out *out) {
+    static const char *names[] = {"out_rows", "out_dist", "out_query"};
+    for (int i = 0; i < n_out; i++) {
+        if (get_buffer(args[i], &views[i], 8, i ? views[0].len / 8 : -1, 1, names[i]) < 0) {
+            release(views, i);
+            return -1;
+        }
+    }
+    out->rows = views[0].buf;
+    out->dist = views[1].buf;
+    out->qpos = n_out > 2 ? views[2].buf : NULL;
+    out->capacity = views[0].len / 8;
+    out->qtag = 0;
+    return 0;
+}
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer views[7];
+    Tables t;
+} SegmentTables;
+
+static void SegmentTables_dealloc(SegmentTables *self) {
+    if (self->t.hashes) release(self->views, 7);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int SegmentTables_init(SegmentTables *self, PyObject *args, PyObject *kwds) {
+    PyObject *o[7];
+    if (self->t.hashes) {
+        PyErr_SetString(PyExc_RuntimeError, "SegmentTables is already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(args, "OOOOOOO:SegmentTables", &o[0], &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &o[6]))
+        return -1;
+    Py_buffer *v = self->views;
+    if (get_buffer(o[0], &v[0], 8, -1, 0, "hashes") < 0) return -1;
+    if (v[0].len % 32) {
+        PyErr_SetString(PyExc_ValueError, "hashes: expected (n, 4) uint64 rows");
+        release(v, 1);
+        return -1;
+    }
+    int64_t n = v[0].len / 32;
+    if (n >= (1 << 24)) {
+        PyErr_SetString(PyExc_ValueError, "a segment holds fewer than 2**24 rows");
+        release(v, 1);
+        return -1;
+    }
+    const struct { Py_ssize_t itemsize, count; const char *name; } want[6] = {
+        {1, n, "alive"},         {4, N_WORDS * N_OFFSETS, "hi_off"},
+        {2, (N_WORDS - 1) * n, "hi_tail"}, {1, (N_WORDS - 1) * n * 3, "hi_rows"},
+        {4, N_WORDS * N_OFFSETS, "lo_off"}, {2, N_WORDS * n, "lo_tail"},
+    };
+    for (int i = 0; i < 6; i++) {
+        if (get_buffer(o[i + 1], &v[i + 1], want[i].itemsize, want[i].count, 0, want[i].name) < 0) {
+            release(v, i + 1);
+            return -1;
+        }
+    }
+    Tables t = {v[0].buf, v[1].buf, n, v[2].buf, v[3].buf, v[4].buf, v[5].buf, v[6].buf};
+    for (int w = 0; w < N_WORDS; w++) { /* offsets must rise to n: reject, do not guess */
+        const uint32_t *offs[2] = {t.hi_off + w * N_OFFSETS, t.lo_off + w * N_OFFSETS};
+        for (int side = 0; side < 2; side++) {
+            int bad = offs[side][0] != 0 || offs[side][N_BUCKETS] != n;
+            for (int b = 0; !bad && b < N_BUCKETS; b++) bad = offs[side][b] > offs[side][b + 1];
+            if (bad) {
+                PyErr_Format(PyExc_ValueError, "word %d: bucket offsets are not a partition", w);
+                release(v, 7);
+                return -1;
+            }
+        }
+    }
+    self->t = t;
+    return 0;
+}
+
+static Bucket *buckets_for(int64_t r, Bucket *stack, int64_t radii[N_WORDS]) {
+    int64_t total = 0;
+    word_radii(r, radii);
+    for (int w = 0; w < N_WORDS; w++) {
+        if (radii[w] < 0) continue;
+        int64_t a_hi = radii[w] / 2, a_lo = radii[w] - 1 - a_hi;
+        if (a_hi > MAX_MASK_RADIUS) {
+            PyErr_Format(PyExc_ValueError, "threshold %lld is too large for the index",
+                         (long long)r);
+            return NULL;
+        }
+        total += LEVEL_STARTS[a_hi + 1] + (a_lo >= 0 ? LEVEL_STARTS[a_lo + 1] : 0);
+    }
+    if (total <= STACK_BUCKETS) return stack;
+    Bucket *bk = malloc(sizeof(Bucket) * total);
+    if (!bk) PyErr_NoMemory();
+    return bk;
+}
+
+/* search(query, r, out_rows, out_dist) -> count;
+ * search_many(queries, r, out_rows, out_dist, out_query) -> count. */
+static PyObject *segment_search(SegmentTables *self, PyObject *const *args, Py_ssize_t nargs,
+                                int many) {
+    int n_out = many ? 3 : 2;
+    if (nargs != 2 + n_out) {
+        PyErr_Format(PyExc_TypeError, "expected %d arguments", 2 + n_out);
+        return NULL;
+    }
+    if (!self->t.hashes) {
+        PyErr_SetString(PyExc_RuntimeError, "SegmentTables is not initialised");
+        return NULL;
+    }
+    int64_t r = PyLong_AsLongLong(args[1]);
+    if ((r == -1 && PyErr_Occurred()) || check_threshold(r) < 0) return NULL;
+    Py_buffer views[4];
+    if (get_buffer(args[0], &views[0], 8, many ? -1 : 4, 0, "query") < 0) return NULL;
+    if (views[0].len % 32) {
+        PyErr_SetString(PyExc_ValueError, "queries: expected (n, 4) uint64 rows");
+        release(views, 1);
+        return NULL;
+    }
+    Out out;
+    if (get_out(args + 2, n_out, views + 1, &out) < 0) {
+        release(views, 1);
+        return NULL;
+    }
+    Bucket stack[STACK_BUCKETS];
+    Search *s = malloc(sizeof(Search));
+    Bucket *bk = s ? buckets_for(r, stack, s->word_r) : NULL;
+    if (!s || !bk) {
+        if (!s) PyErr_NoMemory();
+        free(s);
+        release(views, 1 + n_out);
+        return NULL;
+    }
+    int64_t count = 0, n_queries = views[0].len / 32;
+    s->r = r;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t q = 0; q < n_queries; q++) {
+        s->query = (const uint64_t *)views[0].buf + 4 * q;
+        out.qtag = q;
+        count = search_segment(s, &self->t, &out, count, bk);
+    }
+    Py_END_ALLOW_THREADS
+    if (bk != stack) free(bk);
+    free(s);
+    release(views, 1 + n_out);
+    return PyLong_FromLongLong(count);
+}
+
+static PyObject *SegmentTables_search(SegmentTables *self, PyObject *const *args,
+                                      Py_ssize_t nargs) {
+    return segment_search(self, args, nargs, 0);
+}
+
+static PyObject *SegmentTables_search_many(SegmentTables *self, PyObject *const *args,
+                                           Py_ssize_t nargs) {
+    return segment_search(self, args, nargs, 1);
+}
+
+static PyMethodDef SegmentTables_methods[] = {
+    {"search", (PyCFunction)(void (*)(void))SegmentTables_search, METH_FASTCALL,
+     "search(query, r, out_rows, out_dist) -> count of live rows within r (may exceed the "
+     "buffers: grow them and retry)"},
+    {"search_many", (PyCFunction)(void (*)(void))SegmentTables_search_many, METH_FASTCALL,
+     "search_many(queries, r, out_rows, out_dist, out_query) -> count, each hit tagged with "
+     "its query's position"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SegmentTablesType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "countersignal.index._kernels.SegmentTables",
+    .tp_basicsize = sizeof(SegmentTables),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "SegmentTables(hashes, alive, hi_off, hi_tail, hi_rows, lo_off, lo_tail): a "
+              "segment's arrays, checked once and held for searching.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)SegmentTables_init,
+    .tp_dealloc = (destructor)SegmentTables_dealloc,
+    .tp_methods = SegmentTables_methods,
+};
+
+/* search_brute(queries, hashes, alive, r, out_rows, out_dist[, out_query]) -> count */
+static PyObject *py_search_brute(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 && nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "expected 6 or 7 arguments");
+        return NULL;
+    }
+    int64_t r = PyLong_AsLongLong(args[3]);
+    if ((r == -1 && PyErr_Occurred()) || check_threshold(r) < 0) return NULL;
+    Py_buffer views[6];
+    if (get_buffer(args[0], &views[0], 8, -1, 0, "queries") < 0) return NULL;
+    if (get_buffer(args[1], &views[1], 8, -1, 0, "hashes") < 0) {
+        release(views, 1);
+        return NULL;
+    }
+    int64_t n = views[1].len / 32;
+    if (views[0].len % 32 || views[1].len % 32 ||
+        get_buffer(args[2], &views[2], 1, n, 0, "alive") < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "expected (n, 4) uint64 rows");
+        release(views, 2);
+        return NULL;
+    }
+    Out out;
+    int n_out = (int)nargs - 4;
+    if (get_out(args + 4, n_out, views + 3, &out) < 0) {
+        release(views, 3);
+        return NULL;
+    }
+    int64_t count = 0, n_queries = views[0].len / 32;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t q = 0; q < n_queries; q++) {
+        out.qtag = q;
+        count = search_brute((const uint64_t *)views[0].buf + 4 * q, views[1].buf, views[2].buf,
+                             n, r, &out, count);
+    }
+    Py_END_ALLOW_THREADS
+    release(views, 3 + n_out);
+    return PyLong_FromLongLong(count);
+}
+
+/* primary_order(hashes, order_out): order_out (uint32, n) receives the row order */
+static PyObject *py_primary_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer views[2];
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "expected 2 arguments");
+        return NULL;
+    }
+    if (get_buffer(args[0], &views[0], 8, -1, 0, "hashes") < 0) return NULL;
+    int64_t n = views[0].len / 32;
+    if (views[0].len % 32 || get_buffer(args[1], &views[1], 4, n, 1, "order") < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "expected (n, 4) uint64 rows");
+        release(views, 1);
+        return NULL;
+    }
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = primary_order(views[0].buf, n, views[1].buf);
+    Py_END_ALLOW_THREADS
+    release(views, 2);
+    if (!ok) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* build_tables(hashes, hi_off, hi_tail, hi_rows, lo_off, lo_tail): fills the tables */
+static PyObject *py_build_tables(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer v[6];
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "expected 6 arguments");
+        return NULL;
+    }
+    if (get_buffer(args[0], &v[0], 8, -1, 0, "hashes") < 0) return NULL;
+    int64_t n = v[0].len / 32;
+    if (v[0].len % 32 || n >= (1 << 24)) {
+        PyErr_SetString(PyExc_ValueError, "hashes: expected (n, 4) uint64 rows, n < 2**24");
+        release(v, 1);
+        return NULL;
+    }
+    const struct { Py_ssize_t itemsize, count; const char *name; } want[5] = {
+        {4, N_WORDS * N_OFFSETS, "hi_off"}, {2, (N_WORDS - 1) * n, "hi_tail"},
+        {1, (N_WORDS - 1) * n * 3, "hi_rows"}, {4, N_WORDS * N_OFFSETS, "lo_off"},
+        {2, N_WORDS * n, "lo_tail"},
+    };
+    for (int i = 0; i < 5; i++) {
+        if (get_buffer(args[i + 1], &v[i + 1], want[i].itemsize, want[i].count, 1, want[i].name) <
+            0) {
+            release(v, i + 1);
+            return NULL;
+        }
+    }
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = build_tables(v[0].buf, n, v[1].buf, v[2].buf, v[3].buf, v[4].buf, v[5].buf);
+    Py_END_ALLOW_THREADS
+    release(v, 6);
+    if (!ok) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* scan_slots(slots, count, query, max_differing, out_rows, out_differing) -> found */
+static PyObject *py_scan_slots(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer v[4];
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "expected 6 arguments");
+        return NULL;
+    }
+    int64_t count = PyLong_AsLongLong(args[1]), max_differing = PyLong_AsLongLong(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    if (get_buffer(args[2], &v[0], 4, -1, 0, "query") < 0) return NULL;
+    int64_t width = v[0].len / 4;
+    if (get_buffer(args[0], &v[1], 4, -1, 0, "slots") < 0) {
+        release(v, 1);
+        return NULL;
+    }
+    if (count < 0 || width == 0 || v[1].len % (width * 4) || count > v[1].len / (width * 4)) {
+        PyErr_SetString(PyExc_ValueError, "slots: expected (rows >= count, len(query)) uint32");
+        release(v, 2);
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (get_buffer(args[4 + i], &v[2 + i], 8, -1, 1, i ? "out_differing" : "out_rows") < 0) {
+            release(v, 2 + i);
+            return NULL;
+        }
+        if (v[2 + i].len < count * 8) {
+            PyErr_SetString(PyExc_ValueError, "outputs must hold count rows");
+            release(v, 3 + i);
+            return NULL;
+        }
+    }
+    int64_t found;
+    Py_BEGIN_ALLOW_THREADS
+    found = scan_slots(v[1].buf, count, width, v[0].buf, max_differing, v[2].buf, v[3].buf);
+    Py_END_ALLOW_THREADS
+    release(v, 4);
+    return PyLong_FromLongLong(found);
+}
+
+static PyMethodDef module_methods[] = {
+    {"scan_slots", (PyCFunction)(void (*)(void))py_scan_slots, METH_FASTCALL,
+     "scan_slots(slots, count, query, max_differing, out_rows, out_differing) -> found: "
+     "text_near rows with at most max_differing slots unlike the query"},
+    {"search_brute", (PyCFunction)(void (*)(void))py_search_brute, METH_FASTCALL,
+     "search_brute(queries, hashes, alive, r, out_rows, out_dist[, out_query]) -> count: "
+     "linear scan"},
+    {"primary_order", (PyCFunction)(void (*)(void))py_primary_order, METH_FASTCALL,
+     "primary_order(hashes, order_out): rows sorted by word 0 (hi then lo)"},
+    {"build_tables", (PyCFunction)(void (*)(void))py_build_tables, METH_FASTCALL,
+     "build_tables(hashes, hi_off, hi_tail, hi_rows, lo_off, lo_tail): fill a segment's "
+     "tables (rows already in primary order)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_kernels",
+    "Kernels of the PDQ and text_near indexes (see the C source's header).", -1,
+    module_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) {
+    init_masks();
+    if (PyType_Ready(&SegmentTablesType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m) return NULL;
+    Py_INCREF(&SegmentTablesType);
+    if (PyModule_AddObject(m, "SegmentTables", (PyObject *)&SegmentTablesType) < 0 ||
+        PyModule_AddIntConstant(m, "N_WORDS", N_WORDS) < 0 ||
+        PyModule_AddIntConstant(m, "N_BUCKETS", N_BUCKETS) < 0 ||
+        PyModule_AddIntConstant(m, "CANDIDATES", CANDIDATES) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_MASK_RADIUS", MAX_MASK_RADIUS) < 0) {
+        Py_DECREF(&SegmentTablesType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
