@@ -12,13 +12,14 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+
+from loopback import wait_http
 
 COUNTERSIGNAL = str(Path(sys.executable).parent / "countersignal")
 START_TIMEOUT_S = 90
@@ -107,20 +108,14 @@ def start_server(tmp: Path, env_extra: dict[str, str], args: list[str]) -> tuple
         env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=tmp,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            tail = log.read_text()[-4000:]
-            raise RuntimeError(f"server not ready in {START_TIMEOUT_S}s:\n{tail}")
-        time.sleep(0.2)
+    wait_http(
+        f"{url}/readyz",
+        ready=lambda status: status == 200,
+        timeout=START_TIMEOUT_S,
+        proc=process,
+        log=log,
+        interval=0.2,
+    )
     token_file = Path(env["COUNTERSIGNAL_HOME"]) / "demo-token"  # never in the log
     token = token_file.read_text().strip() if token_file.is_file() else ""
     return process, url, log, token

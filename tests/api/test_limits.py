@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ from api.helpers import png
 from countersignal.api.content import fetch_url, host_allowed
 from countersignal.errors import ContentTooLarge, Forbidden, InvalidInput
 from countersignal.settings import ApiSettings
+from loopback import serve_http
 
 IMAGE = png(11)
 
@@ -46,10 +46,8 @@ class ContentHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def origin() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ContentHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve_http(ContentHandler) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from countersignal.cases import service
 from countersignal.cases.policy import set_policy
 from countersignal.db import transaction
 from countersignal.index.matcher import Matcher
+from loopback import serve_http
 
 ORG = "org_alpha"
 OTHER_ORG = "org_beta"
@@ -75,20 +76,18 @@ class Receiver:
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serving = serve_http(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        return f"{self.server.url}/hooks"
 
     def __enter__(self) -> Receiver:
-        self.thread.start()
+        self.server = self._serving.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serving.__exit__(*exc)
 
     def events(self, event: str) -> list[Received]:
         return [r for r in self.requests if r.headers.get("Countersignal-Event") == event]

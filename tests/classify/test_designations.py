@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -26,6 +25,7 @@ from countersignal.classify.models import Designation
 from countersignal.db import transaction
 from countersignal.errors import ContentTooLarge, Forbidden, InvalidInput
 from countersignal.settings import get_settings
+from loopback import serve_http
 
 
 def test_real_list_parses_with_aliases_qualities_and_original_names(un_records):
@@ -238,16 +238,11 @@ def https_server(tmp_path, versions):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     client = ssl.create_default_context(cafile=str(cert_path))
-    yield f"https://localhost:{server.server_address[1]}", client
-    server.shutdown()
-    server.server_close()
+    with serve_http(Handler, tls=context) as server:
+        yield f"https://localhost:{server.server_port}", client
 
 
 def test_fetch_over_https_with_size_limit(settings_env, https_server):

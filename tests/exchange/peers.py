@@ -6,11 +6,12 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
+
+from loopback import wait_http
 
 TAXII = "application/taxii+json;version=2.1"
 STIX = "application/stix+json;version=2.1"
@@ -20,20 +21,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_http(url: str, *, auth=None, headers=None, timeout: float = 30.0, proc=None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(url, auth=auth, headers=headers, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not come up")
 
 
 class Medallion:
@@ -110,6 +97,7 @@ class Medallion:
             auth=(self.USER, self.PASSWORD),
             headers={"Accept": TAXII},
             proc=self.proc,
+            log=Path(self.log.name),
         )
 
     def stop(self) -> None:
@@ -172,10 +160,7 @@ class Countersignal:
             stderr=subprocess.STDOUT,
             cwd=workdir,
         )
-        try:
-            wait_http(f"{self.url}/readyz", timeout=90, proc=self.proc)
-        except Exception as exc:
-            raise RuntimeError(f"{exc}\n{self.log_path.read_text()[-3000:]}") from None
+        wait_http(f"{self.url}/readyz", timeout=90, proc=self.proc, log=self.log_path)
 
     @property
     def keyring(self):

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +17,7 @@ from countersignal.banks import service
 from countersignal.exchange import policy, sync
 from countersignal.exchange.client import PartnerEndpoint
 from countersignal.exchange.models import Partner, SyncState, credential_sealer
+from loopback import serve_http
 
 from .helpers import ORG
 from .peers import Medallion
@@ -125,18 +125,14 @@ def test_bearer_token_reaches_the_partner_server(db):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     token = "tok-" + secrets.token_urlsafe(24)
-    try:
+    with serve_http(Handler) as server:
         with db.begin() as s:
             partner_id = policy.create_partner(
                 s, organisation_id=ORG, partner_organisation_id="org_b", name="b",
-                api_root_url=f"http://127.0.0.1:{server.server_port}/api/", collection_id="c",
+                api_root_url=f"{server.url}/api/", collection_id="c",
                 auth_token=token, allow_private_network=True, keyring=KEYRING).id
         assert sync.pull(db, partner_id, keyring=KEYRING).ok
-    finally:
-        server.shutdown()
     assert seen and set(seen) == {f"Bearer {token}"}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import socket
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -18,9 +17,10 @@ from countersignal.banks.models import BankItem
 from countersignal.exchange import policy, stix, sync
 from countersignal.exchange.models import Partner, SharingGroup, SyncState
 from countersignal.exchange.settings import get_exchange_settings
+from loopback import serve_http
 
 from .helpers import ORG, add, random_pdq
-from .peers import Medallion, free_port
+from .peers import Medallion
 
 # The deployment's master key (partner credentials are sealed under a sub-key of it).
 KEYRING = Keyring.generate()
@@ -235,16 +235,14 @@ def test_a_poisoned_page_is_cornered_and_skipped(db, world, monkeypatch):
     _Poisoned.objects = [peer_indicator(n) for n in range(6)]
     _Poisoned.objects[3] = None
     _Poisoned.times = [stix.timestamp(T0 + timedelta(seconds=n)) for n in range(6)]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Poisoned)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serve_http(_Poisoned) as server:
         with db.begin() as s:
             partner_id = policy.create_partner(
                 s,
                 organisation_id=ORG,
                 partner_organisation_id="org_poison",
                 name="poison",
-                api_root_url=f"http://127.0.0.1:{server.server_port}/api/",
+                api_root_url=f"{server.url}/api/",
                 collection_id="c1",
                 allow_private_network=True,
                 import_bank_id=world["inbox"],
@@ -258,8 +256,6 @@ def test_a_poisoned_page_is_cornered_and_skipped(db, world, monkeypatch):
             got = {i.source_ref for i in s.scalars(select(BankItem)) if i.source == "taxii:poison"}
         good = {o["id"] for o in _Poisoned.objects if o is not None}
         assert got == good
-    finally:
-        server.shutdown()
 
 
 def test_two_workers_never_sync_one_partner_at_once(db, world, medallion):

@@ -16,13 +16,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
 
 from api.conftest import COUNTERSIGNAL, PG_ADMIN_URL, Org, _pg_database, make_org, start_server
+from loopback import serve_http
 
 
 @dataclass
@@ -160,12 +161,8 @@ def slow_receiver() -> Iterator[SlowReceiver]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield SlowReceiver(f"http://127.0.0.1:{server.server_port}/hooks", box)
-    finally:
-        server.shutdown()
+    with serve_http(Handler) as server:
+        yield SlowReceiver(f"{server.url}/hooks", box)
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):

@@ -24,6 +24,10 @@ from pathlib import Path
 
 import httpx
 
+if __package__ in (None, ""):  # run as a script: tests/ (shared helpers) is not on the path yet
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from loopback import wait_http
+
 COUNTERSIGNAL = str(Path(sys.executable).parent / "countersignal")
 PG_ADMIN_URL = os.environ.get(
     "COUNTERSIGNAL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -79,18 +83,13 @@ class Replica:
         self.wait_ready()
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"replica exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"replica not ready: {self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_http(
+            f"{self.url}/readyz",
+            ready=lambda status: status == 200,
+            timeout=START_TIMEOUT_S,
+            proc=self.process,
+            log=self.log,
+        )
 
     @property
     def log(self) -> Path:

@@ -11,19 +11,20 @@ import os
 import secrets
 import sqlite3
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 
 from api.conftest import COUNTERSIGNAL, make_org
+from loopback import serve_http
 
 from .conftest import post_login
 
 
-def _partner_server() -> tuple[ThreadingHTTPServer, list[str]]:
-    """A partner's TAXII server that records the credentials it is sent and answers 404."""
+def _partner_handler() -> tuple[type[BaseHTTPRequestHandler], list[str]]:
+    """A partner's TAXII server's handler that records the credentials it is sent and answers
+    404, and the list it records them in."""
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -36,9 +37,7 @@ def _partner_server() -> tuple[ThreadingHTTPServer, list[str]]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, seen
+    return Handler, seen
 
 
 def test_no_secret_reaches_a_log_or_the_audit_table(stack, tmp_path) -> None:
@@ -67,26 +66,26 @@ def test_no_secret_reaches_a_log_or_the_audit_table(stack, tmp_path) -> None:
         assert webhook_secret.startswith("whsec_")
         assert webhook_secret not in admin.get("/v1/webhooks").text
 
-    server, seen = _partner_server()
     env = {**os.environ, "COUNTERSIGNAL_HOME": str(stack.log.parent / "home"),
            "COUNTERSIGNAL_ORGANISATION": stack.org.id, "COUNTERSIGNAL_LOG_LEVEL": "DEBUG"}
-    root = f"http://127.0.0.1:{server.server_port}/taxii2/api/"
     peer = make_org(stack.database_url, f"Peer {secrets.token_hex(3)}", roles=("partner",)).id
-    cli = [
-        [COUNTERSIGNAL, "exchange", "partner", "add", "peer-with-token", "--partner-org",
-         peer, "--api-root", root, "--collection", "c1", "--token", partner_token,
-         "--allow-private-network"],
-        [COUNTERSIGNAL, "exchange", "partner", "add", "peer-with-basic", "--partner-org",
-         peer, "--api-root", root, "--collection", "c2", "--username", "us",
-         "--password", partner_password, "--allow-private-network"],
-        [COUNTERSIGNAL, "exchange", "pull"],
-        [COUNTERSIGNAL, "exchange", "partner", "list"],
-    ]
-    cli_output = ""
-    for command in cli:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-        cli_output += done.stdout + done.stderr
-    server.shutdown()
+    handler, seen = _partner_handler()
+    with serve_http(handler) as server:
+        root = f"{server.url}/taxii2/api/"
+        cli = [
+            [COUNTERSIGNAL, "exchange", "partner", "add", "peer-with-token", "--partner-org",
+             peer, "--api-root", root, "--collection", "c1", "--token", partner_token,
+             "--allow-private-network"],
+            [COUNTERSIGNAL, "exchange", "partner", "add", "peer-with-basic", "--partner-org",
+             peer, "--api-root", root, "--collection", "c2", "--username", "us",
+             "--password", partner_password, "--allow-private-network"],
+            [COUNTERSIGNAL, "exchange", "pull"],
+            [COUNTERSIGNAL, "exchange", "partner", "list"],
+        ]
+        cli_output = ""
+        for command in cli:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+            cli_output += done.stdout + done.stderr
     basic_sent = base64.b64encode(f"us:{partner_password}".encode()).decode()
     assert f"Bearer {partner_token}" in seen and f"Basic {basic_sent}" in seen, cli_output
     time.sleep(1.0)  # let the server's worker try the webhook (and log its failure)

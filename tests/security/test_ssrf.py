@@ -5,9 +5,8 @@ inward. Real resolution (getaddrinfo) and real loopback HTTP servers throughout.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -18,6 +17,7 @@ from countersignal.exchange import ssrf as partner_guard
 from countersignal.exchange.client import PartnerEndpoint, TaxiiClient
 from countersignal.netguard import is_public
 from countersignal.settings import ApiSettings
+from loopback import serve_http
 
 HOSTILE = [
     "http://127.0.0.1/", "http://127.8.9.10:8080/x", "http://localhost/", "http://vm/",
@@ -112,24 +112,24 @@ class Hits:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.handler = Handler
+
+    def serve(self) -> Iterator[Hits]:
+        """Serve (a generator for fixtures): ``.server`` and ``.url`` while it runs."""
+        with serve_http(self.handler) as server:
+            self.server, self.url = server, server.url
+            yield self
 
 
 @pytest.fixture
 def origin() -> Iterator[Hits]:
-    hits = Hits()
-    yield hits
-    hits.server.shutdown()
+    yield from Hits().serve()
 
 
 @pytest.fixture
 def inside() -> Iterator[Hits]:
     """Stands for an internal service the redirects try to reach."""
-    hits = Hits()
-    yield hits
-    hits.server.shutdown()
+    yield from Hits().serve()
 
 
 def test_taxii_client_never_follows_a_redirect(origin: Hits, inside: Hits) -> None:

@@ -10,15 +10,15 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from api.conftest import COUNTERSIGNAL, make_org, start_server, stop_server
+from loopback import LoopbackServer, serve_http
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -45,7 +45,7 @@ class Receiver:
 
     url: str
     received: list[Received] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: LoopbackServer | None = None
 
     def events(self, name: str) -> list[Received]:
         return [r for r in self.received if r.json.get("event") == name]
@@ -69,12 +69,8 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield Receiver(f"http://127.0.0.1:{server.server_port}/hooks", box, server)
-    finally:
-        server.shutdown()
+    with serve_http(Handler) as server:
+        yield Receiver(f"{server.url}/hooks", box, server)
 
 
 @dataclass

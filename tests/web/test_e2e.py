@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from api.helpers import encode, image
+from loopback import serve_http
 
 from .conftest import ARTIFACTS, PASSWORD
 
@@ -282,8 +283,7 @@ def test_cross_site_login_post_logs_nobody_in(stack, browser):
     ``127.0.0.1``) auto-submits the attacker's credentials to /ui/login. The browser had
     opened the login form before, so it holds a login cookie; SameSite=Strict keeps it home and
     the attacker cannot know the form's token: 403, and the browser has no session."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
 
     attack = f"""<!doctype html><form id="f" method="post" action="{stack.url}/ui/login">
     <input name="email" value="{stack.users['bob']}"><input name="password" value="{PASSWORD}">
@@ -301,20 +301,18 @@ def test_cross_site_login_post_logs_nobody_in(stack, browser):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    page = browser.new_page()
-    try:
-        page.goto(f"{stack.url}/ui/login")
-        assert any(c["name"] == "cs_login" for c in page.context.cookies())
-        with page.expect_navigation(url=f"{stack.url}/ui/login"):
-            page.goto(f"http://localhost:{server.server_port}/attack")
-        assert "security token" in page.inner_text("body")
-        assert not any(c["name"] == "cs_session" for c in page.context.cookies())
-        assert "/ui/login" in page.goto(f"{stack.url}/ui/").url  # still logged out
-        # The victim's own login from the refusal page works (it carries a fresh token).
-        login(page, stack, "alice")
-        assert any(c["name"] == "cs_session" for c in page.context.cookies())
-    finally:
-        page.close()
-        server.shutdown()
+    with serve_http(Attacker) as server:
+        page = browser.new_page()
+        try:
+            page.goto(f"{stack.url}/ui/login")
+            assert any(c["name"] == "cs_login" for c in page.context.cookies())
+            with page.expect_navigation(url=f"{stack.url}/ui/login"):
+                page.goto(f"http://localhost:{server.server_port}/attack")
+            assert "security token" in page.inner_text("body")
+            assert not any(c["name"] == "cs_session" for c in page.context.cookies())
+            assert "/ui/login" in page.goto(f"{stack.url}/ui/").url  # still logged out
+            # The victim's own login from the refusal page works (it carries a fresh token).
+            login(page, stack, "alice")
+            assert any(c["name"] == "cs_session" for c in page.context.cookies())
+        finally:
+            page.close()
