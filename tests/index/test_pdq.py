@@ -208,6 +208,31 @@ def test_damaged_tables_with_valid_checksums_are_refused_or_contained(rng):
         assert (int(np.nonzero((hashes == query).all(axis=1))[0][0]), 0) in found
 
 
+@pytest.mark.parametrize("threshold", [0, 31, 63])
+def test_batches_in_table_order_agree_with_one_query_at_a_time(rng, threshold):
+    """Batches of ``SORTED_MIN`` queries or more take every probe in table order (in chunks of
+    ``SORTED_PROBES`` probes: several chunks at 63); smaller ones go query by query. Both must
+    give exactly the brute-force answer, each hit tagged with its own query."""
+    from countersignal.index import _kernels
+
+    hashes = skewed_hashes(rng, 40_000)
+    index = PDQIndex()
+    index.add_words(np.arange(len(hashes)), hashes)
+    seg = index._segments[0]
+    queries = np.ascontiguousarray(_queries(rng, hashes, 240)[:300])
+    for size in (1, _kernels.SORTED_MIN - 1, _kernels.SORTED_MIN, len(queries)):
+        batch = queries[:size]
+        capacity = 1 << 20
+        rows, dist, qpos = (np.empty(capacity, np.int64) for _ in range(3))
+        count = seg.native.search_many(batch, threshold, rows, dist, qpos)
+        assert count <= capacity
+        got = [[] for _ in batch]
+        for q, row, d in zip(qpos[:count], rows[:count], dist[:count], strict=True):
+            got[q].append((int(seg.ids[row]), int(d)))
+        expected = brute_force(batch, seg.hashes, seg.ids.astype(np.int64), threshold)
+        assert [sorted(g) for g in got] == expected, size
+
+
 def test_kernel_refuses_wrongly_typed_buffers(rng):
     from countersignal.index import _kernels
 

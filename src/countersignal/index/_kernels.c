@@ -43,7 +43,8 @@
 #define VERIFY_AHEAD 8                     /* hash rows prefetched ahead of verification */
 #define MAX_MASK_RADIUS 8
 #define N_MASKS 39203                      /* 16-bit masks of popcount <= 8 */
-#define STACK_BUCKETS 512
+#define SORTED_MIN 32                      /* batches this large take their probes in order */
+#define SORTED_PROBES (1 << 20)            /* probes sorted at once: 16 MB of scratch */
 
 /* Hot loops are compiled for several instruction sets and picked once at load time, so one
  * build runs anywhere and still uses 16-bit vector popcounts (AVX-512 BITALG) where present. */
@@ -109,11 +110,11 @@ typedef struct {
     int64_t capacity, qtag;
 } Out;
 
-INLINE void emit(Out *out, int64_t *count, int64_t row, int64_t dist) {
+INLINE void emit(Out *out, int64_t *count, int64_t row, int64_t dist, int64_t tag) {
     if (*count < out->capacity) {
         out->rows[*count] = row;
         out->dist[*count] = dist;
-        if (out->qpos) out->qpos[*count] = out->qtag;
+        if (out->qpos) out->qpos[*count] = out->qtag + tag;
     }
     (*count)++; /* counted even when it does not fit: the caller grows its buffers */
 }
@@ -124,7 +125,7 @@ INLINE uint32_t hi_tail_at(const Tables *t, int w, int64_t j) {
 
 /* Bucket bounds clamped to the segment, so damaged offsets cannot reach outside it. */
 INLINE void bucket(const uint32_t *off, int w, uint32_t b, int64_t n, int64_t *start,
-                          int64_t *end) {
+                   int64_t *end) {
     int64_t s = off[(int64_t)w * N_OFFSETS + b], e = off[(int64_t)w * N_OFFSETS + b + 1];
     if (e > n) e = n;
     if (s > e) s = e;
@@ -135,7 +136,7 @@ INLINE void bucket(const uint32_t *off, int w, uint32_t b, int64_t n, int64_t *s
 /* Whether some tail has lo <= popcount(tail ^ q) <= lo + span: branch-free, so it vectorises
  * into 16-bit lanes (vpopcntw: 32 tails per AVX-512 instruction). */
 INLINE int any_within(const uint16_t *tails, int64_t len, uint16_t q, uint16_t lo,
-                             uint16_t span) {
+                      uint16_t span) {
     uint16_t hit = 0;
     for (int64_t j = 0; j < len; j++) {
         uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q));
@@ -145,8 +146,8 @@ INLINE int any_within(const uint16_t *tails, int64_t len, uint16_t q, uint16_t l
 }
 
 /* any_within for word 0, whose hi table is the row order: the tails are half 1. */
-INLINE int any_within_word0(const uint64_t *hashes, int64_t start, int64_t len,
-                                   uint16_t q, uint16_t span) {
+INLINE int any_within_word0(const uint64_t *hashes, int64_t start, int64_t len, uint16_t q,
+                            uint16_t span) {
     uint16_t hit = 0;
     for (int64_t j = start; j < start + len; j++) {
         uint16_t tail = (uint16_t)(hashes[4 * j] >> 32);
@@ -155,33 +156,39 @@ INLINE int any_within_word0(const uint64_t *hashes, int64_t start, int64_t len,
     return hit;
 }
 
+/* One probe of one query: a bucket of word w's hi table (side -1) or lo table (side = the lo
+ * key), accepting tails with lo <= popcount(tail ^ query half) <= lo + span. */
 typedef struct {
     int64_t start, end;
-    int32_t w, side; /* side: -1 hi table, else the lo key */
-    uint16_t lo, span; /* popcount(tail ^ query half) accepted in [lo, lo + span] */
+    int32_t w, side;
+    uint16_t lo, span;
+    uint32_t tag; /* the query's position in the batch */
 } Bucket;
 
-INLINE void prefetch_bucket(const Tables *t, const Bucket *b) {
-    int64_t stop = b->end < b->start + PREFETCH_TAILS ? b->end : b->start + PREFETCH_TAILS;
-    if (b->side >= 0) {
-        const uint16_t *tails = t->lo_tail + (int64_t)b->w * t->n;
-        for (int64_t j = b->start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
-    } else if (b->w > 0) {
-        const uint16_t *tails = t->hi_tail + (int64_t)(b->w - 1) * t->n;
-        for (int64_t j = b->start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
+INLINE void prefetch_bucket(const Tables *t, int w, int side, int64_t start, int64_t end) {
+    int64_t stop = end < start + PREFETCH_TAILS ? end : start + PREFETCH_TAILS;
+    if (side >= 0) {
+        const uint16_t *tails = t->lo_tail + (int64_t)w * t->n;
+        for (int64_t j = start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
+    } else if (w > 0) {
+        const uint16_t *tails = t->hi_tail + (int64_t)(w - 1) * t->n;
+        for (int64_t j = start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
     } else {
-        for (int64_t j = b->start; j < stop; j += 2)
+        for (int64_t j = start; j < stop; j += 2)
             __builtin_prefetch(t->hashes + 4 * j, 0, 3); /* two 32-byte rows a line */
     }
 }
 
+/* Scratch of a search: hits collected in small buffers, each tagged with its query. */
 typedef struct {
-    const uint64_t *query;
+    const uint64_t *queries; /* the tags index these rows */
     int64_t word_r[N_WORDS];
     int64_t r;
     int64_t cand[CANDIDATES]; /* word << 32 | position in that word's hi table */
+    uint32_t cand_tag[CANDIDATES];
     int64_t rows[CANDIDATES];
     int64_t lo_cand[CANDIDATES]; /* word << 32 | hi << 16 | lo: a whole word */
+    uint32_t lo_tag[CANDIDATES];
     int64_t nc, nl;
 } Search;
 
@@ -207,17 +214,17 @@ INLINE int64_t verify(Search *s, const Tables *t, Out *out, int64_t count) {
             __builtin_prefetch(t->hashes + 4 * s->rows[i + VERIFY_AHEAD], 0, 3);
         int64_t row = s->rows[i];
         if (row < 0) continue;
-        const uint64_t *h = t->hashes + 4 * row;
-        int64_t dist = distance(h, s->query);
+        const uint64_t *h = t->hashes + 4 * row, *query = s->queries + 4 * s->cand_tag[i];
+        int64_t dist = distance(h, query);
         if (dist > s->r) continue;
         int w = (int)(s->cand[i] >> 32), seen = 0;
         for (int u = 0; u < w; u++) { /* an earlier word finds every row with d_u <= s_u */
-            if (s->word_r[u] >= 0 && word_distance(h, s->query, u) <= s->word_r[u]) {
+            if (s->word_r[u] >= 0 && word_distance(h, query, u) <= s->word_r[u]) {
                 seen = 1;
                 break;
             }
         }
-        if (!seen && t->alive[row]) emit(out, &count, row, dist);
+        if (!seen && t->alive[row]) emit(out, &count, row, dist, s->cand_tag[i]);
     }
     s->nc = 0;
     return count;
@@ -276,6 +283,7 @@ INLINE int64_t flush_lo(Search *s, const Tables *t, Out *out, int64_t count) {
         for (int64_t pos = lower_bound(t, w, hs, he, lo); pos < he && hi_tail_at(t, w, pos) == lo;
              pos++) {
             if (s->nc == CANDIDATES) count = verify(s, t, out, count);
+            s->cand_tag[s->nc] = s->lo_tag[i];
             s->cand[s->nc++] = ((int64_t)w << 32) | pos;
         }
     }
@@ -283,77 +291,149 @@ INLINE int64_t flush_lo(Search *s, const Tables *t, Out *out, int64_t count) {
     return count;
 }
 
-/* Append every live row within r of the query. Three phases: (1) the bounds of every bucket
- * of every word, independent loads issued together; (2) one pass over the buckets' tails,
- * prefetching BUCKET_AHEAD buckets ahead, testing CHUNK_TAILS tails at a time without
- * branches and collecting the few hits; (3) verification with the random reads overlapped. */
-HOT static int64_t search_segment(Search *s, const Tables *t, Out *out, int64_t count,
-                                  Bucket *bk) {
+/* Scan one probe's bucket: CHUNK_TAILS tails tested at a time without branches, single tails
+ * looked at only in the rare chunks that hold a hit. */
+INLINE int64_t scan_bucket(Search *s, const Tables *t, Out *out, int64_t count, const Bucket *b) {
+    int w = b->w;
+    const uint64_t *query = s->queries + 4 * b->tag;
+    if (b->side < 0) {
+        uint16_t q16 = (uint16_t)half(query, 2 * w + 1);
+        const uint16_t *tails = w > 0 ? t->hi_tail + (int64_t)(w - 1) * t->n : NULL;
+        for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
+            int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
+            if (w == 0 ? !any_within_word0(t->hashes, c, len, q16, b->span)
+                       : !any_within(tails + c, len, q16, 0, b->span))
+                continue;
+            for (int64_t j = c; j < c + len; j++) {
+                uint16_t tail = (uint16_t)hi_tail_at(t, w, j);
+                if ((uint16_t)__builtin_popcount((uint16_t)(tail ^ q16)) > b->span) continue;
+                if (s->nc == CANDIDATES) count = verify(s, t, out, count);
+                s->cand_tag[s->nc] = b->tag;
+                s->cand[s->nc++] = ((int64_t)w << 32) | j;
+            }
+        }
+    } else {
+        const uint16_t *tails = t->lo_tail + (int64_t)w * t->n;
+        uint16_t q16 = (uint16_t)half(query, 2 * w);
+        for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
+            int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
+            if (!any_within(tails + c, len, q16, b->lo, b->span)) continue;
+            for (int64_t j = c; j < c + len; j++) {
+                uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q16));
+                if ((uint16_t)(pc - b->lo) > b->span) continue;
+                if (j > b->start && tails[j - 1] == tails[j])
+                    continue; /* same word as the previous entry: already located */
+                if (s->nl == CANDIDATES) count = flush_lo(s, t, out, count);
+                s->lo_tag[s->nl] = b->tag;
+                s->lo_cand[s->nl++] = ((int64_t)w << 32) | ((int64_t)tails[j] << 16) | b->side;
+            }
+        }
+    }
+    return count;
+}
+
+/* The probes of query `tag` (bounds not yet read), appended at bk; returns how many. A probe
+ * key is table << 16 | bucket, table = 2 * word (+ 1 for the lo side). */
+INLINE int64_t query_probes(const Search *s, uint32_t tag, uint32_t *keys) {
+    const uint64_t *query = s->queries + 4 * tag;
     int64_t nb = 0;
     for (int w = 0; w < N_WORDS; w++) {
         int64_t sw = s->word_r[w];
         if (sw < 0) continue;
         int64_t a_hi = sw / 2, a_lo = sw - 1 - a_hi; /* a_hi == ceil((s - 1) / 2) */
-        uint32_t qhi = half(s->query, 2 * w), qlo = half(s->query, 2 * w + 1);
-        for (int64_t d = 0; d <= a_hi; d++) {
-            for (int64_t m = LEVEL_STARTS[d]; m < LEVEL_STARTS[d + 1]; m++, nb++) {
-                bucket(t->hi_off, w, qhi ^ MASKS[m], t->n, &bk[nb].start, &bk[nb].end);
-                bk[nb].w = w;
-                bk[nb].side = -1;
-                bk[nb].lo = 0;
-                bk[nb].span = (uint16_t)(sw - d);
-            }
-        }
+        uint32_t qhi = half(query, 2 * w), qlo = half(query, 2 * w + 1);
+        for (int64_t m = 0; m < LEVEL_STARTS[a_hi + 1]; m++)
+            keys[nb++] = ((uint32_t)(2 * w) << 16) | (qhi ^ MASKS[m]);
         for (int64_t d = 0; d <= a_lo; d++) {
             if (sw - d < a_hi + 1) continue;
-            for (int64_t m = LEVEL_STARTS[d]; m < LEVEL_STARTS[d + 1]; m++, nb++) {
-                uint32_t b = qlo ^ MASKS[m];
-                bucket(t->lo_off, w, b, t->n, &bk[nb].start, &bk[nb].end);
-                bk[nb].w = w;
-                bk[nb].side = (int32_t)b;
-                bk[nb].lo = (uint16_t)(a_hi + 1); /* lower: the hi side found it */
-                bk[nb].span = (uint16_t)(sw - d - (a_hi + 1));
-            }
+            for (int64_t m = LEVEL_STARTS[d]; m < LEVEL_STARTS[d + 1]; m++)
+                keys[nb++] = ((uint32_t)(2 * w + 1) << 16) | (qlo ^ MASKS[m]);
+        }
+    }
+    return nb;
+}
+
+/* A probe key's bucket, bounds and accepted popcount range for query `tag`. */
+INLINE void probe_bucket(const Search *s, const Tables *t, uint32_t key, uint32_t tag,
+                         Bucket *b) {
+    const uint64_t *query = s->queries + 4 * tag;
+    int w = (int)(key >> 17), lo_side = (key >> 16) & 1;
+    uint32_t key_half = key & 0xFFFF;
+    int64_t sw = s->word_r[w], a_hi = sw / 2;
+    int64_t d = __builtin_popcount(key_half ^ half(query, 2 * w + lo_side));
+    b->w = w;
+    b->tag = tag;
+    if (lo_side) {
+        bucket(t->lo_off, w, key_half, t->n, &b->start, &b->end);
+        b->side = (int32_t)key_half;
+        b->lo = (uint16_t)(a_hi + 1); /* lower: the hi side found it */
+        b->span = (uint16_t)(sw - d - (a_hi + 1));
+    } else {
+        bucket(t->hi_off, w, key_half, t->n, &b->start, &b->end);
+        b->side = -1;
+        b->lo = 0;
+        b->span = (uint16_t)(sw - d);
+    }
+}
+
+/* Append every live row within r of one query. Three phases: (1) the bounds of every bucket
+ * of every word, independent loads issued together; (2) one pass over the buckets' tails,
+ * prefetching BUCKET_AHEAD buckets ahead; (3) verification with the random reads overlapped. */
+HOT static int64_t search_segment(Search *s, const Tables *t, Out *out, int64_t count,
+                                  Bucket *bk, uint32_t *keys) {
+    int64_t nb = query_probes(s, 0, keys);
+    for (int64_t i = 0; i < nb; i++) probe_bucket(s, t, keys[i], 0, &bk[i]);
+    s->nc = s->nl = 0;
+    for (int64_t i = 0; i < nb && i < BUCKET_AHEAD; i++)
+        prefetch_bucket(t, bk[i].w, bk[i].side, bk[i].start, bk[i].end);
+    for (int64_t i = 0; i < nb; i++) {
+        if (i + BUCKET_AHEAD < nb) {
+            const Bucket *p = &bk[i + BUCKET_AHEAD];
+            prefetch_bucket(t, p->w, p->side, p->start, p->end);
+        }
+        count = scan_bucket(s, t, out, count, &bk[i]);
+    }
+    count = flush_lo(s, t, out, count);
+    return verify(s, t, out, count);
+}
+
+/* Every live row within r of each of nq queries, the batch's probes taken in table order:
+ * the tables are then read front to back once per batch (streams the hardware prefetches,
+ * few TLB misses) instead of in random bucket order once per query, and a bucket probed by
+ * several queries is read once. keys/tags: nq * probes-per-query entries, twice (radix sort). */
+HOT static int64_t search_sorted(Search *s, const Tables *t, Out *out, int64_t count,
+                                 int64_t nq, uint32_t *keys, uint32_t *tags, uint32_t *keys2,
+                                 uint32_t *tags2) {
+    int64_t np = 0;
+    for (int64_t q = 0; q < nq; q++) {
+        int64_t k = query_probes(s, (uint32_t)q, keys + np);
+        for (int64_t i = 0; i < k; i++) tags[np + i] = (uint32_t)q;
+        np += k;
+    }
+    /* keys are 20 bits: two stable counting passes of 10 bits */
+    uint32_t counts[1025];
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t *src_k = pass ? keys2 : keys, *src_t = pass ? tags2 : tags;
+        uint32_t *dst_k = pass ? keys : keys2, *dst_t = pass ? tags : tags2;
+        int shift = 10 * pass;
+        memset(counts, 0, sizeof(counts));
+        for (int64_t i = 0; i < np; i++) counts[((src_k[i] >> shift) & 1023) + 1]++;
+        for (int b = 0; b < 1024; b++) counts[b + 1] += counts[b];
+        for (int64_t i = 0; i < np; i++) {
+            uint32_t slot = counts[(src_k[i] >> shift) & 1023]++;
+            dst_k[slot] = src_k[i];
+            dst_t[slot] = src_t[i];
         }
     }
     s->nc = s->nl = 0;
-    for (int64_t i = 0; i < nb && i < BUCKET_AHEAD; i++) prefetch_bucket(t, &bk[i]);
-    for (int64_t i = 0; i < nb; i++) {
-        if (i + BUCKET_AHEAD < nb) prefetch_bucket(t, &bk[i + BUCKET_AHEAD]);
-        const Bucket *b = &bk[i];
-        int w = b->w;
-        if (b->side < 0) {
-            uint16_t q16 = (uint16_t)half(s->query, 2 * w + 1);
-            const uint16_t *tails = w > 0 ? t->hi_tail + (int64_t)(w - 1) * t->n : NULL;
-            for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
-                int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
-                if (w == 0 ? !any_within_word0(t->hashes, c, len, q16, b->span)
-                           : !any_within(tails + c, len, q16, 0, b->span))
-                    continue;
-                for (int64_t j = c; j < c + len; j++) {
-                    uint16_t tail = (uint16_t)hi_tail_at(t, w, j);
-                    if ((uint16_t)__builtin_popcount((uint16_t)(tail ^ q16)) > b->span) continue;
-                    if (s->nc == CANDIDATES) count = verify(s, t, out, count);
-                    s->cand[s->nc++] = ((int64_t)w << 32) | j;
-                }
-            }
-        } else {
-            const uint16_t *tails = t->lo_tail + (int64_t)w * t->n;
-            uint16_t q16 = (uint16_t)half(s->query, 2 * w);
-            for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
-                int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
-                if (!any_within(tails + c, len, q16, b->lo, b->span)) continue;
-                for (int64_t j = c; j < c + len; j++) {
-                    uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q16));
-                    if ((uint16_t)(pc - b->lo) > b->span) continue;
-                    if (j > b->start && tails[j - 1] == tails[j])
-                        continue; /* same word as the previous entry: already located */
-                    if (s->nl == CANDIDATES) count = flush_lo(s, t, out, count);
-                    s->lo_cand[s->nl++] = ((int64_t)w << 32) | ((int64_t)tails[j] << 16) |
-                                          b->side;
-                }
-            }
+    Bucket b, ahead;
+    for (int64_t i = 0; i < np; i++) {
+        if (i + BUCKET_AHEAD < np) {
+            probe_bucket(s, t, keys[i + BUCKET_AHEAD], tags[i + BUCKET_AHEAD], &ahead);
+            prefetch_bucket(t, ahead.w, ahead.side, ahead.start, ahead.end);
         }
+        probe_bucket(s, t, keys[i], tags[i], &b);
+        count = scan_bucket(s, t, out, count, &b);
     }
     count = flush_lo(s, t, out, count);
     return verify(s, t, out, count);
@@ -365,7 +445,7 @@ HOT static int64_t search_brute(const uint64_t *query, const uint64_t *hashes,
                                 int64_t count) {
     for (int64_t row = 0; row < n; row++) {
         int64_t dist = distance(hashes + 4 * row, query);
-        if (dist <= r && alive[row]) emit(out, &count, row, dist);
+        if (dist <= r && alive[row]) emit(out, &count, row, dist, 0);
     }
     return count;
 }
@@ -568,7 +648,9 @@ static int SegmentTables_init(SegmentTables *self, PyObject *args, PyObject *kwd
     return 0;
 }
 
-static Bucket *buckets_for(int64_t r, Bucket *stack, int64_t radii[N_WORDS]) {
+/* Probes (buckets) per query at threshold r; sets radii. -1 with an error set when a ball is
+ * larger than the mask table. */
+static int64_t probes_per_query(int64_t r, int64_t radii[N_WORDS]) {
     int64_t total = 0;
     word_radii(r, radii);
     for (int w = 0; w < N_WORDS; w++) {
@@ -577,18 +659,17 @@ static Bucket *buckets_for(int64_t r, Bucket *stack, int64_t radii[N_WORDS]) {
         if (a_hi > MAX_MASK_RADIUS) {
             PyErr_Format(PyExc_ValueError, "threshold %lld is too large for the index",
                          (long long)r);
-            return NULL;
+            return -1;
         }
         total += LEVEL_STARTS[a_hi + 1] + (a_lo >= 0 ? LEVEL_STARTS[a_lo + 1] : 0);
     }
-    if (total <= STACK_BUCKETS) return stack;
-    Bucket *bk = malloc(sizeof(Bucket) * total);
-    if (!bk) PyErr_NoMemory();
-    return bk;
+    return total;
 }
 
 /* search(query, r, out_rows, out_dist) -> count;
- * search_many(queries, r, out_rows, out_dist, out_query) -> count. */
+ * search_many(queries, r, out_rows, out_dist, out_query) -> count. Batches of SORTED_MIN
+ * queries or more take their probes in table order (search_sorted), at most SORTED_PROBES
+ * probes at a time. */
 static PyObject *segment_search(SegmentTables *self, PyObject *const *args, Py_ssize_t nargs,
                                 int many) {
     int n_out = many ? 3 : 2;
@@ -614,25 +695,43 @@ static PyObject *segment_search(SegmentTables *self, PyObject *const *args, Py_s
         release(views, 1);
         return NULL;
     }
-    Bucket stack[STACK_BUCKETS];
+    int64_t count = 0, nq = views[0].len / 32;
+    const uint64_t *queries = views[0].buf;
     Search *s = malloc(sizeof(Search));
-    Bucket *bk = s ? buckets_for(r, stack, s->word_r) : NULL;
-    if (!s || !bk) {
-        if (!s) PyErr_NoMemory();
+    int64_t per_query = s ? probes_per_query(r, s->word_r) : 0;
+    int sorted = nq >= SORTED_MIN && per_query > 0 && per_query * SORTED_MIN <= SORTED_PROBES;
+    int64_t chunk = sorted ? SORTED_PROBES / per_query : 1;
+    if (chunk > nq) chunk = nq;
+    /* sorted: keys, tags and their radix-sort copies; else one query's keys and buckets */
+    uint32_t *keys = NULL;
+    Bucket *bk = NULL;
+    if (per_query > 0) {
+        keys = malloc(sizeof(uint32_t) * per_query * (sorted ? 4 * chunk : 1));
+        bk = sorted ? NULL : malloc(sizeof(Bucket) * per_query);
+    }
+    if (!s || per_query <= 0 || !keys || (!sorted && !bk)) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
         free(s);
+        free(keys);
+        free(bk);
         release(views, 1 + n_out);
         return NULL;
     }
-    int64_t count = 0, n_queries = views[0].len / 32;
     s->r = r;
     Py_BEGIN_ALLOW_THREADS
-    for (int64_t q = 0; q < n_queries; q++) {
-        s->query = (const uint64_t *)views[0].buf + 4 * q;
+    for (int64_t q = 0; q < nq; q += chunk) {
+        int64_t size = nq - q < chunk ? nq - q : chunk, stride = per_query * chunk;
+        s->queries = queries + 4 * q;
         out.qtag = q;
-        count = search_segment(s, &self->t, &out, count, bk);
+        if (sorted)
+            count = search_sorted(s, &self->t, &out, count, size, keys, keys + stride,
+                                  keys + 2 * stride, keys + 3 * stride);
+        else
+            count = search_segment(s, &self->t, &out, count, bk, keys);
     }
     Py_END_ALLOW_THREADS
-    if (bk != stack) free(bk);
+    free(bk);
+    free(keys);
     free(s);
     release(views, 1 + n_out);
     return PyLong_FromLongLong(count);
@@ -837,6 +936,8 @@ PyMODINIT_FUNC PyInit__kernels(void) {
         PyModule_AddIntConstant(m, "N_WORDS", N_WORDS) < 0 ||
         PyModule_AddIntConstant(m, "N_BUCKETS", N_BUCKETS) < 0 ||
         PyModule_AddIntConstant(m, "CANDIDATES", CANDIDATES) < 0 ||
+        PyModule_AddIntConstant(m, "SORTED_MIN", SORTED_MIN) < 0 ||
+        PyModule_AddIntConstant(m, "SORTED_PROBES", SORTED_PROBES) < 0 ||
         PyModule_AddIntConstant(m, "MAX_MASK_RADIUS", MAX_MASK_RADIUS) < 0) {
         Py_DECREF(&SegmentTablesType);
         Py_DECREF(m);
