@@ -332,3 +332,43 @@ def test_compaction_leaves_full_clean_segments_alone(rng, monkeypatch):
     live = ids[ids != 3]
     queries = _queries(rng, hashes, 60)
     assert _as_sorted(index.query_words(queries)) == brute_force(queries, hashes[live], live, 31)
+
+
+def test_generic_kernels_agree_with_brute_force_on_any_cpu():
+    """The search kernels exist twice (AVX-512 BITALG and per-CPU clones for the rest); this
+    machine runs the first, so the second runs here in a child that is told to skip it."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from countersignal.index import _kernels
+        from countersignal.index.pdq import PDQIndex
+        from tests.index.conftest import brute_force, skewed_hashes, flip_bits
+        assert _kernels.ISA == "generic", _kernels.ISA
+        rng = np.random.default_rng(5)
+        hashes = skewed_hashes(rng, 20_000)
+        index = PDQIndex()
+        index.add_words(np.arange(len(hashes)), hashes)
+        index.add_words([len(hashes)], hashes[:1])  # one buffered row: the brute-force kernel
+        ids = np.arange(len(hashes) + 1)
+        stored = np.concatenate([hashes, hashes[:1]])
+        queries = flip_bits(rng, hashes[rng.integers(0, len(hashes), 100)],
+                            rng.integers(0, 40, 100))
+        for threshold in (0, 31, 63):
+            single = [sorted(index.query_words(q[None], threshold)[0]) for q in queries[:10]]
+            batched = [sorted(r) for r in index.query_words(queries, threshold)]
+            expected = brute_force(queries, stored, ids, threshold)
+            assert single == expected[:10] and batched == expected, threshold
+        print("ok")
+        """
+    )
+    env = {**os.environ, "COUNTERSIGNAL_KERNELS_GENERIC": "1"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
