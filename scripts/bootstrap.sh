@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create or refresh ./.venv with everything Countersignal needs, including the Debian packages
-# its hashers, OCR and browser tests use. Cheap when nothing changed (stamp on pyproject.toml and the C kernels' sources).
+# its hashers, OCR and browser tests use, and gcc for the index kernels (compiled at install).
+# Cheap when nothing changed (stamp on pyproject.toml and the C kernels' sources).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,13 @@ DEBIAN_PACKAGES=(
   chromium fonts-dejavu-core
   wrk
   postgresql-client
+  gcc
 )
+PYTHON=${PYTHON:-python3}
+# the C kernels need the interpreter's headers: Debian's python3-dev when it is Debian's Python
+if ! "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  DEBIAN_PACKAGES+=(python3-dev)
+fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -30,7 +37,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 extras=${COUNTERSIGNAL_EXTRAS:-dev,scale}
 stamp=".venv/.countersignal-stamp"

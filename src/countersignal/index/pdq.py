@@ -103,8 +103,8 @@ def _probe_cost(threshold: int) -> int | None:
     """Buckets probed per segment at ``threshold``; None when a ball exceeds the kernel's
     mask table."""
     cost = 0
-    for s in word_radii(threshold):
-        a_hi = s // 2
+    for w, s in enumerate(word_radii(threshold).tolist()):
+        a_hi = 0 if w == 0 and 1 <= s <= 4 else s // 2  # as hi_radius() in _kernels.c
         a_lo = s - 1 - a_hi
         if a_hi > kernels.MAX_MASK_RADIUS:
             return None
