@@ -664,6 +664,24 @@ static int get_out(PyObject *const *args, int n_out, Py_buffer *views, Out *out)
     return 0;
 }
 
+/* The five tables of an n-row segment (hi_off, hi_tail, hi_rows, lo_off, lo_tail), each
+ * checked against its size; on failure none is held. */
+static int get_tables(PyObject *const *objs, int64_t n, int writable, Py_buffer *v) {
+    const struct { Py_ssize_t itemsize, count; const char *name; } want[5] = {
+        {4, N_WORDS * N_OFFSETS, "hi_off"}, {2, (N_WORDS - 1) * n, "hi_tail"},
+        {1, (N_WORDS - 1) * n * 3, "hi_rows"}, {4, N_WORDS * N_OFFSETS, "lo_off"},
+        {2, N_WORDS * n, "lo_tail"},
+    };
+    for (int i = 0; i < 5; i++) {
+        if (get_buffer(objs[i], &v[i], want[i].itemsize, want[i].count, writable, want[i].name) <
+            0) {
+            release(v, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 typedef struct {
     PyObject_HEAD
     Py_buffer views[7];
@@ -697,16 +715,13 @@ static int SegmentTables_init(SegmentTables *self, PyObject *args, PyObject *kwd
         release(v, 1);
         return -1;
     }
-    const struct { Py_ssize_t itemsize, count; const char *name; } want[6] = {
-        {1, n, "alive"},         {4, N_WORDS * N_OFFSETS, "hi_off"},
-        {2, (N_WORDS - 1) * n, "hi_tail"}, {1, (N_WORDS - 1) * n * 3, "hi_rows"},
-        {4, N_WORDS * N_OFFSETS, "lo_off"}, {2, N_WORDS * n, "lo_tail"},
-    };
-    for (int i = 0; i < 6; i++) {
-        if (get_buffer(o[i + 1], &v[i + 1], want[i].itemsize, want[i].count, 0, want[i].name) < 0) {
-            release(v, i + 1);
-            return -1;
-        }
+    if (get_buffer(o[1], &v[1], 1, n, 0, "alive") < 0) {
+        release(v, 1);
+        return -1;
+    }
+    if (get_tables(o + 2, n, 0, v + 2) < 0) {
+        release(v, 2);
+        return -1;
     }
     Tables t = {v[0].buf, v[1].buf, n, v[2].buf, v[3].buf, v[4].buf, v[5].buf, v[6].buf};
     for (int w = 0; w < N_WORDS; w++) { /* offsets must rise to n: reject, do not guess */
@@ -922,17 +937,9 @@ static PyObject *py_build_tables(PyObject *module, PyObject *const *args, Py_ssi
         release(v, 1);
         return NULL;
     }
-    const struct { Py_ssize_t itemsize, count; const char *name; } want[5] = {
-        {4, N_WORDS * N_OFFSETS, "hi_off"}, {2, (N_WORDS - 1) * n, "hi_tail"},
-        {1, (N_WORDS - 1) * n * 3, "hi_rows"}, {4, N_WORDS * N_OFFSETS, "lo_off"},
-        {2, N_WORDS * n, "lo_tail"},
-    };
-    for (int i = 0; i < 5; i++) {
-        if (get_buffer(args[i + 1], &v[i + 1], want[i].itemsize, want[i].count, 1, want[i].name) <
-            0) {
-            release(v, i + 1);
-            return NULL;
-        }
+    if (get_tables(args + 1, n, 1, v + 1) < 0) {
+        release(v, 1);
+        return NULL;
     }
     int ok;
     Py_BEGIN_ALLOW_THREADS
