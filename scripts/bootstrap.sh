@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create or refresh ./.venv with everything Countersignal needs, including the Debian packages
 # its hashers, OCR and browser tests use, and gcc for the index kernels (compiled at install).
-# Cheap when nothing changed (stamp on pyproject.toml and the C kernels' sources).
+# Cheap when nothing changed (stamp on pyproject.toml, setup.py and the C kernels' sources).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +40,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 extras=${COUNTERSIGNAL_EXTRAS:-dev,scale}
 stamp=".venv/.countersignal-stamp"
-want="$(cat pyproject.toml src/countersignal/*/*.c | sha256sum | cut -d' ' -f1) $extras"
+want="$(cat pyproject.toml setup.py src/countersignal/*/*.c | sha256sum | cut -d' ' -f1) $extras"
 built=(src/countersignal/index/_kernels.*.so src/countersignal/signals/_minhash.*.so)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -f "${built[0]}" ] || [ ! -f "${built[1]}" ]; then
   echo "bootstrap: installing Python packages into .venv ($extras)"

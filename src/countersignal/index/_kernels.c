@@ -900,34 +900,13 @@ static PyObject *py_search_brute(PyObject *module, PyObject *const *args, Py_ssi
     return PyLong_FromLongLong(count);
 }
 
-/* primary_order(hashes, order_out): order_out (uint32, n) receives the row order */
-static PyObject *py_primary_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    Py_buffer views[2];
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "expected 2 arguments");
-        return NULL;
-    }
-    if (get_buffer(args[0], &views[0], 8, -1, 0, "hashes") < 0) return NULL;
-    int64_t n = views[0].len / 32;
-    if (views[0].len % 32 || get_buffer(args[1], &views[1], 4, n, 1, "order") < 0) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "expected (n, 4) uint64 rows");
-        release(views, 1);
-        return NULL;
-    }
-    int ok;
-    Py_BEGIN_ALLOW_THREADS
-    ok = primary_order(views[0].buf, n, views[1].buf);
-    Py_END_ALLOW_THREADS
-    release(views, 2);
-    if (!ok) return PyErr_NoMemory();
-    Py_RETURN_NONE;
-}
-
-/* build_tables(hashes, hi_off, hi_tail, hi_rows, lo_off, lo_tail): fills the tables */
-static PyObject *py_build_tables(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    Py_buffer v[6];
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "expected 6 arguments");
+/* build_segment(hashes, order, rows, hi_off, hi_tail, hi_rows, lo_off, lo_tail): order
+ * (uint32, n) receives the primary order, rows (n x 4 uint64) the hashes in that order, and
+ * the tables are filled from them. */
+static PyObject *py_build_segment(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    Py_buffer v[8];
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "expected 8 arguments");
         return NULL;
     }
     if (get_buffer(args[0], &v[0], 8, -1, 0, "hashes") < 0) return NULL;
@@ -937,15 +916,28 @@ static PyObject *py_build_tables(PyObject *module, PyObject *const *args, Py_ssi
         release(v, 1);
         return NULL;
     }
-    if (get_tables(args + 1, n, 1, v + 1) < 0) {
+    if (get_buffer(args[1], &v[1], 4, n, 1, "order") < 0) {
         release(v, 1);
         return NULL;
     }
+    if (get_buffer(args[2], &v[2], 8, 4 * n, 1, "rows") < 0) {
+        release(v, 2);
+        return NULL;
+    }
+    if (get_tables(args + 3, n, 1, v + 3) < 0) {
+        release(v, 3);
+        return NULL;
+    }
+    const uint64_t *hashes = v[0].buf;
+    uint32_t *order = v[1].buf;
+    uint64_t *rows = v[2].buf;
     int ok;
     Py_BEGIN_ALLOW_THREADS
-    ok = build_tables(v[0].buf, n, v[1].buf, v[2].buf, v[3].buf, v[4].buf, v[5].buf);
+    ok = primary_order(hashes, n, order);
+    for (int64_t i = 0; ok && i < n; i++) memcpy(rows + 4 * i, hashes + 4 * (int64_t)order[i], 32);
+    ok = ok && build_tables(rows, n, v[3].buf, v[4].buf, v[5].buf, v[6].buf, v[7].buf);
     Py_END_ALLOW_THREADS
-    release(v, 6);
+    release(v, 8);
     if (!ok) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
@@ -996,11 +988,9 @@ static PyMethodDef module_methods[] = {
     {"search_brute", (PyCFunction)(void (*)(void))py_search_brute, METH_FASTCALL,
      "search_brute(queries, hashes, alive, r, out_rows, out_dist[, out_query]) -> count: "
      "linear scan"},
-    {"primary_order", (PyCFunction)(void (*)(void))py_primary_order, METH_FASTCALL,
-     "primary_order(hashes, order_out): rows sorted by word 0 (hi then lo)"},
-    {"build_tables", (PyCFunction)(void (*)(void))py_build_tables, METH_FASTCALL,
-     "build_tables(hashes, hi_off, hi_tail, hi_rows, lo_off, lo_tail): fill a segment's "
-     "tables (rows already in primary order)"},
+    {"build_segment", (PyCFunction)(void (*)(void))py_build_segment, METH_FASTCALL,
+     "build_segment(hashes, order, rows, hi_off, hi_tail, hi_rows, lo_off, lo_tail): the "
+     "primary order, the rows in it and their tables"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -173,13 +173,12 @@ class _Segment:
     @classmethod
     def build(cls, hashes: np.ndarray, ids: np.ndarray) -> _Segment:
         order = np.empty(len(hashes), dtype=np.uint32)
-        kernels.primary_order(np.ascontiguousarray(hashes), order)
-        hashes = np.ascontiguousarray(hashes[order])
+        rows = np.empty((len(hashes), 4), dtype=np.uint64)
+        tables = _empty_tables(len(ids))
+        kernels.build_segment(np.ascontiguousarray(hashes), order, rows, *tables)
         small = len(ids) == 0 or (ids.min() >= 0 and ids.max() <= np.iinfo(np.uint32).max)
         ids = np.ascontiguousarray(ids[order], dtype=np.uint32 if small else np.int64)
-        tables = _empty_tables(len(ids))
-        kernels.build_tables(hashes, *tables)
-        return cls(hashes, ids, np.ones(len(ids), dtype=np.uint8), tables)
+        return cls(rows, ids, np.ones(len(ids), dtype=np.uint8), tables)
 
     @classmethod
     def build_all(cls, hashes: np.ndarray, ids: np.ndarray) -> list[_Segment]:

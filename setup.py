@@ -1,0 +1,21 @@
+"""The C kernels, compiled at install (gcc and the Python headers); all else is pyproject.toml.
+
+Declared here because setuptools still marks extension modules in pyproject.toml experimental.
+"""
+
+from setuptools import Extension, setup
+
+FLAGS = ["-O3", "-std=gnu11"]
+
+setup(
+    ext_modules=[
+        Extension(
+            "countersignal.index._kernels", ["src/countersignal/index/_kernels.c"],
+            extra_compile_args=FLAGS,
+        ),
+        Extension(
+            "countersignal.signals._minhash", ["src/countersignal/signals/_minhash.c"],
+            extra_compile_args=FLAGS,
+        ),
+    ]
+)
