@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from docsection import replace_section
 from host import describe
 
 THRESHOLD = 31
@@ -528,19 +529,8 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     if args.docs:
         command = "python bench/pdq_index.py " + " ".join(sys.argv[1:])
-        write_docs(args.docs, header, command, comparison, large)
-
-
-def write_docs(path: Path, header: str, command: str, comparison: str, large: str) -> None:
-    """Replace the results block of the docs page (between the markers) with this run."""
-    begin, end = "<!-- bench:pdq_index -->", "<!-- /bench:pdq_index -->"
-    block = f"{begin}\n{header}\n\nCommand: `{command}`\n\n{comparison}\n\n{large}\n{end}"
-    text = path.read_text() if path.exists() else f"{begin}\n{end}\n"
-    if begin not in text:
-        text += f"\n{begin}\n{end}\n"
-    before, rest = text.split(begin, 1)
-    after = rest.split(end, 1)[1] if end in rest else ""
-    path.write_text(before + block + after)
+        block = f"{header}\n\nCommand: `{command}`\n\n{comparison}\n\n{large}"
+        replace_section(args.docs, "pdq_index", block)
 
 
 if __name__ == "__main__":
