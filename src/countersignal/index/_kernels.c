@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 #define N_WORDS 8
 #define N_BUCKETS 65536
@@ -44,6 +45,7 @@
 #define CANDIDATES 1024                    /* hits collected before they are verified */
 #define VERIFY_AHEAD 8                     /* hash rows prefetched ahead of verification */
 #define MAX_MASK_RADIUS 8
+#define BUILD_THREADS_MIN_ROWS (1 << 18)   /* smaller segments build on the calling thread */
 #define N_MASKS 39203                      /* 16-bit masks of popcount <= 8 */
 #define SORTED_MIN 32                      /* batches this large take their probes in order */
 #define SORTED_PROBES (1 << 20)            /* probes sorted at once: 16 MB of scratch */
@@ -529,70 +531,142 @@ static void pick_kernels(void) {
 
 /* ---- building ---------------------------------------------------------------------------- */
 
-/* Stable counting sort of the order `first` by half `key`; fills `offsets` (65,537 entries). */
-static void counting_sort(const uint64_t *hashes, int64_t n, int key, const uint32_t *first,
-                          uint32_t *offsets, int64_t *cursor, uint32_t *order) {
+/* Bucket bounds of 16-bit keys: offsets (65,537 entries) and a copy as write cursors. */
+static void histogram(const uint16_t *keys, int64_t n, uint32_t *offsets, uint32_t *cursor) {
     memset(offsets, 0, sizeof(uint32_t) * N_OFFSETS);
-    for (int64_t i = 0; i < n; i++) offsets[half(hashes + 4 * i, key) + 1]++;
+    for (int64_t i = 0; i < n; i++) offsets[keys[i] + 1]++;
     for (int b = 0; b < N_BUCKETS; b++) offsets[b + 1] += offsets[b];
-    for (int b = 0; b < N_BUCKETS; b++) cursor[b] = offsets[b];
-    for (int64_t j = 0; j < n; j++) {
-        uint32_t i = first ? first[j] : (uint32_t)j;
-        order[cursor[half(hashes + 4 * i, key)]++] = i;
+    memcpy(cursor, offsets, sizeof(uint32_t) * N_BUCKETS);
+}
+
+/* Scratch of one building thread: a word's halves row by row, the same after the first
+ * counting pass (so the second pass reads them in order, not at random), row numbers. */
+typedef struct {
+    uint16_t *hi, *lo, *hi1, *lo1;
+    uint32_t *rows1, *offsets, *cursor;
+} BuildScratch;
+
+static int scratch_alloc(BuildScratch *b, int64_t n) {
+    size_t rows = (size_t)(n ? n : 1);
+    b->hi = malloc(2 * rows);
+    b->lo = malloc(2 * rows);
+    b->hi1 = malloc(2 * rows);
+    b->lo1 = malloc(2 * rows);
+    b->rows1 = malloc(4 * rows);
+    b->offsets = malloc(4 * N_OFFSETS);
+    b->cursor = malloc(4 * N_BUCKETS);
+    return b->hi && b->lo && b->hi1 && b->lo1 && b->rows1 && b->offsets && b->cursor;
+}
+
+static void scratch_free(BuildScratch *b) {
+    free(b->hi);
+    free(b->lo);
+    free(b->hi1);
+    free(b->lo1);
+    free(b->rows1);
+    free(b->offsets);
+    free(b->cursor);
+}
+
+/* First of two stable counting passes: rows by `key` (the halves `key` and `other` of every
+ * row, row numbers too when rows1 is wanted) into the scratch's "1" arrays. */
+static void first_pass(BuildScratch *b, int64_t n, int by_lo, int with_rows) {
+    const uint16_t *key = by_lo ? b->lo : b->hi;
+    histogram(key, n, b->offsets, b->cursor);
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t c = b->cursor[key[i]]++;
+        b->hi1[c] = b->hi[i];
+        b->lo1[c] = b->lo[i];
+        if (with_rows) b->rows1[c] = (uint32_t)i;
     }
 }
 
-/* Row order sorted by word 0 (hi then lo): two stable counting-sort passes. */
-static int primary_order(const uint64_t *hashes, int64_t n, uint32_t *order) {
-    uint32_t *tmp = malloc(sizeof(uint32_t) * (n ? n : 1));
-    uint32_t *offsets = malloc(sizeof(uint32_t) * N_OFFSETS);
-    int64_t *cursor = malloc(sizeof(int64_t) * N_BUCKETS);
-    int ok = tmp && offsets && cursor;
-    if (ok) {
-        counting_sort(hashes, n, 1, NULL, offsets, cursor, tmp);
-        counting_sort(hashes, n, 0, tmp, offsets, cursor, order);
+static void extract_word(const uint64_t *rows, int64_t n, int w, BuildScratch *b) {
+    for (int64_t i = 0; i < n; i++) {
+        b->hi[i] = (uint16_t)half(rows + 4 * i, 2 * w);
+        b->lo[i] = (uint16_t)half(rows + 4 * i, 2 * w + 1);
     }
-    free(tmp);
-    free(offsets);
-    free(cursor);
+}
+
+/* Row order sorted by word 0 (hi then lo): two stable counting passes. */
+static int primary_order(const uint64_t *hashes, int64_t n, uint32_t *order) {
+    BuildScratch b;
+    int ok = scratch_alloc(&b, n);
+    if (ok) {
+        extract_word(hashes, n, 0, &b);
+        first_pass(&b, n, 1, 1);
+        histogram(b.hi, n, b.offsets, b.cursor);
+        for (int64_t j = 0; j < n; j++) order[b.cursor[b.hi1[j]]++] = b.rows1[j];
+    }
+    scratch_free(&b);
     return ok;
+}
+
+typedef struct {
+    const uint64_t *rows;
+    int64_t n;
+    uint32_t *hi_off, *lo_off;
+    uint16_t *hi_tail, *lo_tail;
+    uint8_t *hi_rows;
+    int first_word, step, ok;
+} BuildJob;
+
+/* Fill the hi and lo tables of words first_word, first_word + step, ...: each table is the
+ * second counting pass's output, written directly. */
+static void *build_words(void *arg) {
+    BuildJob *job = arg;
+    int64_t n = job->n;
+    BuildScratch b;
+    job->ok = scratch_alloc(&b, n);
+    for (int w = job->first_word; job->ok && w < N_WORDS; w += job->step) {
+        extract_word(job->rows, n, w, &b);
+        if (w > 0) { /* hi table: by hi, then lo; tails are lo */
+            uint16_t *tails = job->hi_tail + (int64_t)(w - 1) * n;
+            uint8_t *rows = job->hi_rows + (int64_t)(w - 1) * n * 3;
+            first_pass(&b, n, 1, 1);
+            histogram(b.hi, n, job->hi_off + (int64_t)w * N_OFFSETS, b.cursor);
+            for (int64_t j = 0; j < n; j++) {
+                uint32_t c = b.cursor[b.hi1[j]]++, i = b.rows1[j];
+                tails[c] = b.lo1[j];
+                rows[3 * (int64_t)c] = i & 0xFF;
+                rows[3 * (int64_t)c + 1] = (i >> 8) & 0xFF;
+                rows[3 * (int64_t)c + 2] = (i >> 16) & 0xFF;
+            }
+        } else { /* word 0: the rows are its hi table; only the offsets */
+            histogram(b.hi, n, job->hi_off, b.cursor);
+        }
+        uint16_t *tails = job->lo_tail + (int64_t)w * n; /* lo table: by lo, then hi */
+        first_pass(&b, n, 0, 0);
+        histogram(b.lo, n, job->lo_off + (int64_t)w * N_OFFSETS, b.cursor);
+        for (int64_t j = 0; j < n; j++) tails[b.cursor[b.lo1[j]]++] = b.hi1[j];
+    }
+    scratch_free(&b);
+    return NULL;
 }
 
 /* Fill the hi and lo tables of every word; the rows must already be in primary order. Word
  * 0's hi table is the row order itself, so it stores neither tails nor rows; row numbers take
- * 3 bytes (segments hold fewer than 2**24 rows). */
-static int build_tables(const uint64_t *hashes, int64_t n, uint32_t *hi_off, uint16_t *hi_tail,
-                        uint8_t *hi_rows, uint32_t *lo_off, uint16_t *lo_tail) {
-    uint32_t *first = malloc(sizeof(uint32_t) * (n ? n : 1));
-    uint32_t *order = malloc(sizeof(uint32_t) * (n ? n : 1));
-    uint32_t *scratch = malloc(sizeof(uint32_t) * N_OFFSETS);
-    int64_t *cursor = malloc(sizeof(int64_t) * N_BUCKETS);
-    int ok = first && order && scratch && cursor;
-    for (int w = 0; ok && w < N_WORDS; w++) {
-        int hi = 2 * w, lo = 2 * w + 1;
-        counting_sort(hashes, n, lo, NULL, scratch, cursor, first);
-        counting_sort(hashes, n, hi, first, hi_off + (int64_t)w * N_OFFSETS, cursor, order);
-        if (w > 0) {
-            uint16_t *tails = hi_tail + (int64_t)(w - 1) * n;
-            uint8_t *rows = hi_rows + (int64_t)(w - 1) * n * 3;
-            for (int64_t pos = 0; pos < n; pos++) {
-                uint32_t i = order[pos];
-                tails[pos] = (uint16_t)half(hashes + 4 * (int64_t)i, lo);
-                rows[3 * pos] = i & 0xFF;
-                rows[3 * pos + 1] = (i >> 8) & 0xFF;
-                rows[3 * pos + 2] = (i >> 16) & 0xFF;
-            }
-        }
-        counting_sort(hashes, n, hi, NULL, scratch, cursor, first);
-        counting_sort(hashes, n, lo, first, lo_off + (int64_t)w * N_OFFSETS, cursor, order);
-        uint16_t *tails = lo_tail + (int64_t)w * n;
-        for (int64_t pos = 0; pos < n; pos++)
-            tails[pos] = (uint16_t)half(hashes + 4 * (int64_t)order[pos], hi);
+ * 3 bytes (segments hold fewer than 2**24 rows). Words are shared among `threads` threads
+ * (each with 12 bytes of scratch per row) once a segment is large enough to be worth it. */
+static int build_tables(const uint64_t *rows, int64_t n, uint32_t *hi_off, uint16_t *hi_tail,
+                        uint8_t *hi_rows, uint32_t *lo_off, uint16_t *lo_tail, int threads) {
+    if (threads < 1 || n < BUILD_THREADS_MIN_ROWS) threads = 1;
+    if (threads > N_WORDS) threads = N_WORDS;
+    BuildJob jobs[N_WORDS];
+    pthread_t ids[N_WORDS];
+    int started[N_WORDS] = {0};
+    for (int k = 0; k < threads; k++) {
+        jobs[k] = (BuildJob){rows, n, hi_off, lo_off, hi_tail, lo_tail, hi_rows, k, threads, 0};
+        if (k > 0) started[k] = pthread_create(&ids[k], NULL, build_words, &jobs[k]) == 0;
     }
-    free(first);
-    free(order);
-    free(scratch);
-    free(cursor);
+    for (int k = 1; k < threads; k++)
+        if (!started[k]) build_words(&jobs[k]); /* no thread to be had: do its words here */
+    build_words(&jobs[0]);
+    int ok = jobs[0].ok;
+    for (int k = 1; k < threads; k++) {
+        if (started[k]) pthread_join(ids[k], NULL);
+        ok = ok && jobs[k].ok;
+    }
     return ok;
 }
 
@@ -900,15 +974,17 @@ static PyObject *py_search_brute(PyObject *module, PyObject *const *args, Py_ssi
     return PyLong_FromLongLong(count);
 }
 
-/* build_segment(hashes, order, rows, hi_off, hi_tail, hi_rows, lo_off, lo_tail): order
- * (uint32, n) receives the primary order, rows (n x 4 uint64) the hashes in that order, and
- * the tables are filled from them. */
+/* build_segment(hashes, order, rows, hi_off, hi_tail, hi_rows, lo_off, lo_tail, threads):
+ * order (uint32, n) receives the primary order, rows (n x 4 uint64) the hashes in that order,
+ * and the tables are filled from them on up to `threads` threads. */
 static PyObject *py_build_segment(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     Py_buffer v[8];
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "expected 8 arguments");
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "expected 9 arguments");
         return NULL;
     }
+    long threads = PyLong_AsLong(args[8]);
+    if (threads == -1 && PyErr_Occurred()) return NULL;
     if (get_buffer(args[0], &v[0], 8, -1, 0, "hashes") < 0) return NULL;
     int64_t n = v[0].len / 32;
     if (v[0].len % 32 || n >= (1 << 24)) {
@@ -935,7 +1011,8 @@ static PyObject *py_build_segment(PyObject *module, PyObject *const *args, Py_ss
     Py_BEGIN_ALLOW_THREADS
     ok = primary_order(hashes, n, order);
     for (int64_t i = 0; ok && i < n; i++) memcpy(rows + 4 * i, hashes + 4 * (int64_t)order[i], 32);
-    ok = ok && build_tables(rows, n, v[3].buf, v[4].buf, v[5].buf, v[6].buf, v[7].buf);
+    ok = ok && build_tables(rows, n, v[3].buf, v[4].buf, v[5].buf, v[6].buf, v[7].buf,
+                            (int)threads);
     Py_END_ALLOW_THREADS
     release(v, 8);
     if (!ok) return PyErr_NoMemory();
@@ -989,8 +1066,8 @@ static PyMethodDef module_methods[] = {
      "search_brute(queries, hashes, alive, r, out_rows, out_dist[, out_query]) -> count: "
      "linear scan"},
     {"build_segment", (PyCFunction)(void (*)(void))py_build_segment, METH_FASTCALL,
-     "build_segment(hashes, order, rows, hi_off, hi_tail, hi_rows, lo_off, lo_tail): the "
-     "primary order, the rows in it and their tables"},
+     "build_segment(hashes, order, rows, hi_off, hi_tail, hi_rows, lo_off, lo_tail, threads): "
+     "the primary order, the rows in it and their tables"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -43,6 +43,7 @@ MAX_SEGMENTS = 8  # beyond this, adds start a background compaction
 SNAPSHOT_KIND = "pdq"
 BATCH_MIN = 16  # smaller batches go query by query (lowest latency)
 _WORKERS = max(1, min(os.cpu_count() or 1, 8))
+_BUILD_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else _WORKERS
 
 
 def as_words(values: Sequence[str] | np.ndarray) -> np.ndarray:
@@ -175,7 +176,7 @@ class _Segment:
         order = np.empty(len(hashes), dtype=np.uint32)
         rows = np.empty((len(hashes), 4), dtype=np.uint64)
         tables = _empty_tables(len(ids))
-        kernels.build_segment(np.ascontiguousarray(hashes), order, rows, *tables)
+        kernels.build_segment(np.ascontiguousarray(hashes), order, rows, *tables, _BUILD_THREADS)
         small = len(ids) == 0 or (ids.min() >= 0 and ids.max() <= np.iinfo(np.uint32).max)
         ids = np.ascontiguousarray(ids[order], dtype=np.uint32 if small else np.int64)
         return cls(rows, ids, np.ones(len(ids), dtype=np.uint8), tables)
