@@ -372,3 +372,28 @@ def test_generic_kernels_agree_with_brute_force_on_any_cpu():
         [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("threshold", [0, 31, 63])
+def test_batches_split_by_segment_stay_exact(rng, monkeypatch, threshold):
+    """With several even segments, each thread searches its own segments with the whole batch
+    (hits of one query then come from several threads and are merged)."""
+    monkeypatch.setattr(pdq_module, "MERGE_LIMIT", 6000)  # keep four segments apart
+    hashes = skewed_hashes(rng, 20_010)
+    ids = rng.choice(10**9, size=len(hashes), replace=False).astype(np.int64)
+    index = PDQIndex()
+    for start in range(0, 20_000, 5000):
+        index.add_words(ids[start : start + 5000], hashes[start : start + 5000])
+    index.add_words(ids[20_000:], hashes[20_000:])  # and a buffer
+    parts = [*index._segments, _buffer_of(index)]
+    assert len(index._segments) == 4 and pdq_module._balanced_groups(parts, 2) is not None
+    queries = _queries(rng, hashes, 100)
+    got = _as_sorted(index.query_words(queries, threshold))
+    assert got == brute_force(queries, hashes, ids, threshold)
+
+
+def _buffer_of(index: PDQIndex):
+    n = index._buf_n
+    return pdq_module._Segment(
+        index._buf_hashes[:n], index._buf_ids[:n], index._buf_alive[:n], ()
+    )

@@ -426,9 +426,18 @@ class PDQIndex(SignalIndex):
             )
         if len(words) < BATCH_MIN:
             return [self._query_one(q, threshold, segments, buf) for q in words]
-        chunks = np.array_split(words, min(_WORKERS, -(-len(words) // BATCH_MIN)))
-        parts = _executor().map(lambda c: _query_many(c, threshold, segments, buf), chunks)
-        return [result for part in parts for result in part]
+        parts = [*segments, buf] if len(buf.ids) else list(segments)
+        workers = min(_WORKERS, -(-len(words) // BATCH_MIN))
+        groups = _balanced_groups(parts, workers)
+        if groups is not None:  # each thread sweeps its own segments with the whole batch
+            found = list(_executor().map(lambda g: _batch_hits(words, threshold, g), groups))
+            ids, dist, qpos = ([part for f in found for part in f[i]] for i in range(3))
+            return _ranked_many(len(words), ids, dist, qpos)
+        chunks = np.array_split(words, workers)  # else each thread takes a share of the queries
+        ranked = _executor().map(
+            lambda c: _ranked_many(len(c), *_batch_hits(c, threshold, parts)), chunks
+        )
+        return [result for part in ranked for result in part]
 
     def _query_one(self, query, threshold, segments, buf) -> list[tuple[int, int]]:
         out = self._out()
@@ -561,15 +570,31 @@ def _executor() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="pdq-query")
 
 
-def _query_many(queries, threshold, segments: list[_Segment], buf: _Segment) -> list[list]:
-    """One thread's share of a batch: every segment's kernel over all its queries at once."""
+def _batch_hits(queries, threshold, segments: list[_Segment]) -> tuple[list, list, list]:
+    """Every segment's hits for a batch: ids, distances and query positions, per segment."""
     ids, dist, qpos = [], [], []
-    for seg in [*segments, buf] if len(buf.ids) else segments:
+    for seg in segments:
         rows, d, q = seg.search_many(queries, threshold)
         ids.append(seg.ids[rows].astype(np.int64))
         dist.append(d)
         qpos.append(q)
-    return _ranked_many(len(queries), ids, dist, qpos)
+    return ids, dist, qpos
+
+
+def _balanced_groups(parts: list[_Segment], workers: int) -> list[list[_Segment]] | None:
+    """Segments shared among ``workers`` threads by rows, when the shares come out even
+    (within 25%); None otherwise. A thread that takes whole segments searches each with the
+    whole batch: twice the probes per sweep of its tables, more bucket reads shared between
+    queries, than when the threads split the queries (measured at 100M: see docs/index.md)."""
+    if workers < 2 or len(parts) < workers:
+        return None
+    groups: list[list[_Segment]] = [[] for _ in range(workers)]
+    rows = [0] * workers
+    for seg in sorted(parts, key=lambda seg: -len(seg.ids)):
+        least = rows.index(min(rows))
+        groups[least].append(seg)
+        rows[least] += len(seg.ids)
+    return groups if max(rows) <= 1.25 * sum(rows) / workers else None
 
 
 def _ranked_many(n_queries: int, ids, dist, qpos) -> list[list[tuple[int, int]]]:
