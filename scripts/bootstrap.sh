@@ -40,7 +40,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 extras=${COUNTERSIGNAL_EXTRAS:-dev,scale}
 stamp=".venv/.countersignal-stamp"
-want="$(cat pyproject.toml setup.py src/countersignal/*/*.c | sha256sum | cut -d' ' -f1) $extras"
+want="$(cat pyproject.toml setup.py src/countersignal/*.h src/countersignal/*/*.c | sha256sum | cut -d' ' -f1) $extras"
 built=(src/countersignal/index/_kernels.*.so src/countersignal/signals/_minhash.*.so)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -f "${built[0]}" ] || [ ! -f "${built[1]}" ]; then
   echo "bootstrap: installing Python packages into .venv ($extras)"

@@ -27,8 +27,7 @@
  * may come from a snapshot file, so every offset and row number is bounds-checked: a damaged
  * table gives wrong answers for its own rows, never a read outside its arrays.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "../_buffers.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -693,25 +692,6 @@ HOT static int64_t scan_slots(const uint32_t *slots, int64_t count, int64_t widt
 }
 
 /* ---- Python glue ------------------------------------------------------------------------- */
-
-/* A contiguous buffer of `count` items of `itemsize` bytes (count < 0: any count). */
-static int get_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t count,
-                      int writable, const char *name) {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
-    if (view->itemsize != itemsize || (count >= 0 && view->len != count * itemsize) ||
-        view->len % itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: expected %zd items of %zd bytes, got %zd bytes of %zd",
-                     name, count, itemsize, view->len, view->itemsize);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
-static void release(Py_buffer *views, int n) {
-    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
-}
 
 static int check_threshold(int64_t r) {
     if (r < 0 || r > 256) {

@@ -5,8 +5,7 @@
  * Compiled ahead of time so hashing a text loads no JIT compiler. The formulas are the stored
  * signal's definition: changing them changes every stored text_near hash.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "../_buffers.h"
 #include <stdint.h>
 
 /* Odd base of the polynomial 5-gram key: its powers stay odd, hence invertible mod 2^64, so
@@ -23,18 +22,6 @@ static uint64_t gram_key(const uint32_t *codes, Py_ssize_t width) {
     return key ^ (key >> 31);
 }
 
-static int get(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, int writable,
-               const char *name) {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
-    if (view->itemsize != itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: expected items of %zd bytes", name, itemsize);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
 /* minhash_codes(codes: uint32, width, multipliers: uint64, offsets: uint64, out: uint64) */
 static PyObject *minhash_codes(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     Py_buffer v[4];
@@ -47,8 +34,9 @@ static PyObject *minhash_codes(PyObject *module, PyObject *const *args, Py_ssize
     static const struct { int arg; Py_ssize_t itemsize; int writable; const char *name; } want[4] = {
         {0, 4, 0, "codes"}, {2, 8, 0, "multipliers"}, {3, 8, 0, "offsets"}, {4, 8, 1, "out"}};
     for (int i = 0; i < 4; i++) {
-        if (get(args[want[i].arg], &v[i], want[i].itemsize, want[i].writable, want[i].name) < 0) {
-            while (i--) PyBuffer_Release(&v[i]);
+        if (get_buffer(args[want[i].arg], &v[i], want[i].itemsize, -1, want[i].writable,
+                       want[i].name) < 0) {
+            release(v, i);
             return NULL;
         }
     }
@@ -57,7 +45,7 @@ static PyObject *minhash_codes(PyObject *module, PyObject *const *args, Py_ssize
         v[2].len != v[3].len) {
         PyErr_SetString(PyExc_ValueError, "width must be min(shingle, len(codes)); "
                                           "multipliers, offsets and out of equal length");
-        for (int i = 0; i < 4; i++) PyBuffer_Release(&v[i]);
+        release(v, 4);
         return NULL;
     }
     const uint32_t *codes = v[0].buf;
@@ -73,7 +61,7 @@ static PyObject *minhash_codes(PyObject *module, PyObject *const *args, Py_ssize
         }
     }
     Py_END_ALLOW_THREADS
-    for (int i = 0; i < 4; i++) PyBuffer_Release(&v[i]);
+    release(v, 4);
     Py_RETURN_NONE;
 }
 

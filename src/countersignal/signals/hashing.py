@@ -247,15 +247,19 @@ def _hash_parallel(
     """
     pool = ProcessPoolExecutor(max_workers=jobs)
     window: deque[tuple[str, Future]] = deque()
+    pending = None  # taken from `files` but not yet submitted
     try:
         while True:
-            while len(window) < 4 * jobs and (path := next(files, None)) is not None:
-                window.append((path, pool.submit(_hash_one, path, dihedral, limits, purpose)))
-            if not window:
-                return
-            path, future = window[0]
-            try:
-                result = future.result()
+            try:  # a dead worker shows at submit() as well as at result()
+                while len(window) < 4 * jobs:
+                    if pending is None and (pending := next(files, None)) is None:
+                        break
+                    future = pool.submit(_hash_one, pending, dihedral, limits, purpose)
+                    window.append((pending, future))
+                    pending = None
+                if not window:
+                    return
+                result = window[0][1].result()
             except BrokenProcessPool:
                 pool.shutdown(cancel_futures=True)
                 stranded = list(window)
