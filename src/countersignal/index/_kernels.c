@@ -20,12 +20,12 @@
  * d_hi <= a_hi or d_lo <= a_lo whenever a_hi + a_lo == s_w - 1, so probing the hi buckets
  * within a_hi and the lo buckets within a_lo (17 + 17 buckets at r = 31; see hi_radius for
  * word 0) and keeping tails with d_hi + d_lo <= s_w finds exactly the rows with d_w <= s_w.
- * A row is reported only by
- * the first word that finds it, so no set is needed to deduplicate.
+ * A row is reported only by the first word that finds it, so no set is needed to deduplicate.
  *
  * Every kernel releases the GIL: batched queries and builds run on several threads. Tables
- * may come from a snapshot file, so every offset and row number is bounds-checked: a damaged
- * table gives wrong answers for its own rows, never a read outside its arrays.
+ * may come from a snapshot file: their sizes and bucket offsets are checked once when they are
+ * wrapped (SegmentTables) and row numbers as they are decoded, so a damaged table gives wrong
+ * answers for its own rows, never a read outside its arrays.
  */
 #include "../_buffers.h"
 #include <stdint.h>
@@ -49,9 +49,8 @@
 #define SORTED_MIN 32                      /* batches this large take their probes in order */
 #define SORTED_PROBES (1 << 20)            /* probes sorted at once: 16 MB of scratch */
 
-/* Hot loops are compiled for several instruction sets and picked once at load time (by CPU
- * features), so one build runs on any x86-64 and still has popcnt and AVX2 where present.
- * (AVX-512 clones measured no faster: at 16.7M rows a segment's search is bound by memory.) */
+/* Per-CPU clones (picked at load time by CPU features) for the kernels' generic versions, so
+ * they still have popcnt and AVX2 where present; the AVX-512 BITALG versions are below. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define HOT __attribute__((target_clones("arch=x86-64-v3", "arch=x86-64-v2", "default")))
 #else
@@ -87,8 +86,6 @@ static void word_radii(int64_t r, int64_t radii[N_WORDS]) {
 INLINE int64_t hi_radius(int w, int64_t s) {
     return w == 0 && s >= 1 && s <= 4 ? 0 : s / 2; /* s / 2 == ceil((s - 1) / 2) */
 }
-
-typedef const uint64_t Row[4];
 
 INLINE uint32_t half(const uint64_t *row, int h) {
     return (uint32_t)((row[h >> 2] >> (48 - 16 * (h & 3))) & 0xFFFF);
@@ -135,14 +132,10 @@ INLINE uint32_t hi_tail_at(const Tables *t, int w, int64_t j) {
     return w == 0 ? half(t->hashes + 4 * j, 1) : t->hi_tail[(int64_t)(w - 1) * t->n + j];
 }
 
-/* Bucket bounds clamped to the segment, so damaged offsets cannot reach outside it. */
-INLINE void bucket(const uint32_t *off, int w, uint32_t b, int64_t n, int64_t *start,
-                   int64_t *end) {
-    int64_t s = off[(int64_t)w * N_OFFSETS + b], e = off[(int64_t)w * N_OFFSETS + b + 1];
-    if (e > n) e = n;
-    if (s > e) s = e;
-    *start = s;
-    *end = e;
+/* Bucket bounds (within the segment: SegmentTables checked the offsets are a partition). */
+INLINE void bucket(const uint32_t *off, int w, uint32_t b, int64_t *start, int64_t *end) {
+    *start = off[(int64_t)w * N_OFFSETS + b];
+    *end = off[(int64_t)w * N_OFFSETS + b + 1];
 }
 
 /* Whether some tail has lo <= popcount(tail ^ q) <= lo + span: branch-free, so it vectorises
@@ -244,10 +237,15 @@ INLINE int64_t verify(Search *s, const Tables *t, Out *out, int64_t count) {
     return count;
 }
 
+/* Where tail `lo` would sit in a non-empty hi bucket [hs, he) of uniform tails. */
+INLINE int64_t interpolate(int64_t hs, int64_t he, uint32_t lo) {
+    return hs + (((int64_t)lo * (he - hs)) >> 16);
+}
+
 /* First position in [hs, he) of word w's hi table whose tail is >= lo. A hi bucket is sorted
  * by lo: guessed by interpolation, bracketed by galloping, finished by binary search. */
 INLINE int64_t lower_bound(const Tables *t, int w, int64_t hs, int64_t he, uint32_t lo) {
-    int64_t g = hs + (((int64_t)lo * (he - hs)) >> 16), left, right, step = 1;
+    int64_t g = interpolate(hs, he, lo), left, right, step = 1;
     if (hi_tail_at(t, w, g) < lo) { /* the answer is in (g, he] */
         left = g + 1;
         right = he;
@@ -291,10 +289,10 @@ INLINE int64_t flush_lo(Search *s, const Tables *t, Out *out, int64_t count) {
     for (int64_t i = 0; i < s->nl; i++) { /* bounds, then the interpolated guess fetched */
         int64_t e = s->lo_cand[i], hs, he;
         int w = (int)(e >> 32);
-        bucket(t->hi_off, w, (uint32_t)((e >> 16) & 0xFFFF), t->n, &hs, &he);
+        bucket(t->hi_off, w, (uint32_t)((e >> 16) & 0xFFFF), &hs, &he);
         s->lo_bounds[i][0] = hs;
         s->lo_bounds[i][1] = he;
-        int64_t g = hs + (((e & 0xFFFF) * (he - hs)) >> 16);
+        int64_t g = interpolate(hs, he, (uint32_t)(e & 0xFFFF));
         if (hs < he)
             __builtin_prefetch(w ? t->hi_tail + (int64_t)(w - 1) * t->n + g
                                  : (const uint16_t *)(t->hashes + 4 * g), 0, 3);
@@ -356,7 +354,7 @@ INLINE int64_t scan_bucket(Search *s, const Tables *t, Out *out, int64_t count, 
     return count;
 }
 
-/* The probes of query `tag` (bounds not yet read), appended at bk; returns how many. A probe
+/* The probes of query `tag` (bounds not yet read), appended at keys; returns how many. A probe
  * key is table << 16 | bucket, table = 2 * word (+ 1 for the lo side). */
 INLINE int64_t query_probes(const Search *s, uint32_t tag, uint32_t *keys) {
     const uint64_t *query = s->queries + 4 * tag;
@@ -388,12 +386,12 @@ INLINE void probe_bucket(const Search *s, const Tables *t, uint32_t key, uint32_
     b->w = w;
     b->tag = tag;
     if (lo_side) {
-        bucket(t->lo_off, w, key_half, t->n, &b->start, &b->end);
+        bucket(t->lo_off, w, key_half, &b->start, &b->end);
         b->side = (int32_t)key_half;
         b->lo = (uint16_t)(a_hi + 1); /* lower: the hi side found it */
         b->span = (uint16_t)(sw - d - (a_hi + 1));
     } else {
-        bucket(t->hi_off, w, key_half, t->n, &b->start, &b->end);
+        bucket(t->hi_off, w, key_half, &b->start, &b->end);
         b->side = -1;
         b->lo = 0;
         b->span = (uint16_t)(sw - d);
