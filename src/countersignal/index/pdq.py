@@ -424,9 +424,9 @@ class PDQIndex(SignalIndex):
             buf = _Segment(
                 self._buf_hashes[:buf_n], self._buf_ids[:buf_n], self._buf_alive[:buf_n], ()
             )
-        if len(words) < BATCH_MIN:
-            return [self._query_one(q, threshold, segments, buf) for q in words]
         parts = [*segments, buf] if len(buf.ids) else list(segments)
+        if len(words) < BATCH_MIN:
+            return [self._query_one(q, threshold, parts) for q in words]
         workers = min(_WORKERS, -(-len(words) // BATCH_MIN))
         groups = _balanced_groups(parts, workers)
         if groups is not None:  # each thread sweeps its own segments with the whole batch
@@ -439,10 +439,10 @@ class PDQIndex(SignalIndex):
         )
         return [result for part in ranked for result in part]
 
-    def _query_one(self, query, threshold, segments, buf) -> list[tuple[int, int]]:
+    def _query_one(self, query, threshold, parts) -> list[tuple[int, int]]:
         out = self._out()
         found_ids, found_dist = [], []
-        for seg in [*segments, buf] if len(buf.ids) else segments:
+        for seg in parts:
             count = seg.search(query, threshold, out)
             if count:
                 found_ids.append(seg.ids[out.rows[:count]])
@@ -534,7 +534,8 @@ def _check_threshold(threshold: int | None) -> int:
 
 
 def _check_segment(seg: _Segment) -> None:
-    """Shape checks so a consistent-checksum but malformed snapshot fails loudly."""
+    """Shape checks (the ids and the arrays' dimensions, which the kernel does not see) so a
+    consistent-checksum but malformed snapshot fails loudly."""
     n = len(seg.ids)
     hi_off, hi_tail, hi_rows, lo_off, lo_tail = seg.tables
     ok = (
@@ -544,8 +545,7 @@ def _check_segment(seg: _Segment) -> None:
         and hi_tail.shape == (kernels.N_WORDS - 1, n)
         and lo_tail.shape == (kernels.N_WORDS, n)
         and hi_rows.shape == (kernels.N_WORDS - 1, n, 3)
-        and int(hi_off[:, -1].min(initial=n)) == n == int(lo_off[:, -1].max(initial=n))
-    )
+    )  # sizes in bytes and the bucket offsets: checked by the kernel (SegmentTables)
     if not ok:
         raise SnapshotError("PDQ snapshot arrays have inconsistent shapes")
 
@@ -585,7 +585,7 @@ def _balanced_groups(parts: list[_Segment], workers: int) -> list[list[_Segment]
     """Segments shared among ``workers`` threads by rows, when the shares come out even
     (within 25%); None otherwise. A thread that takes whole segments searches each with the
     whole batch: twice the probes per sweep of its tables, more bucket reads shared between
-    queries, than when the threads split the queries (measured at 100M: see docs/index.md)."""
+    queries, than when the threads split the queries (measured at 100M: docs/scaling.md)."""
     if workers < 2 or len(parts) < workers:
         return None
     groups: list[list[_Segment]] = [[] for _ in range(workers)]
