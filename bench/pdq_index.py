@@ -118,25 +118,26 @@ def release_heap() -> None:
     ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def _proc_mb(path: str, key: str) -> float:
+    """A ``key: N kB`` line of a /proc file, in MiB (NaN when absent)."""
+    try:
+        with open(path) as fh:
+            for line in fh:
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
+
+
+def rss_mb() -> float:
+    return _proc_mb("/proc/self/status", "VmRSS:")
 
 
 def huge_pages_mb() -> float:
     """Resident memory on transparent huge pages: the search's random reads are much faster
     there (fewer TLB misses), and a fragmented machine may not grant them."""
-    try:
-        with open("/proc/self/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("AnonHugePages:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    return _proc_mb("/proc/self/smaps_rollup", "AnonHugePages:")
 
 
 def peak_rss_mb() -> float:
