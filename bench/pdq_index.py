@@ -438,6 +438,9 @@ def large_table(big: dict, load: dict) -> str:
             f"| peak RSS while building, MiB | {big['peak_rss_mb']:,.0f} |",
             f"| add -> visible to query, ms | {big['add_visible_ms']:.2f} |",
             f"| snapshot save s / size MiB | {big['save_s']:.1f} / {big['snapshot_mb']:,.0f} |",
+            f"| bytes per hash, ids included: snapshot / resident index "
+            f"| {big['snapshot_mb'] * 2**20 / big['n']:.1f} / "
+            f"{big['index_mb'] * 2**20 / big['n']:.1f} |",
             f"| snapshot load s (CRC-checked / unchecked) "
             f"| {load.get('load_s', float('nan')):.2f} / "
             f"{load.get('load_unverified_s', float('nan')):.3f} |",

@@ -158,7 +158,7 @@ def test_snapshot_round_trip_keeps_every_answer(rng, tmp_path):
     assert loaded.remove([4]) == 1
     copied = PDQIndex.load(path, in_memory=True)  # arrays copied out of the file's pages
     seg = copied._segments[0]
-    assert all(not isinstance(a, np.memmap) and a.flags.owndata for a in (seg.hashes, *seg.tables))
+    assert all(not isinstance(a, np.memmap) and a.flags.owndata for a in (seg.ids, *seg.tables))
     assert _as_sorted(copied.query_words(queries)) == _as_sorted(index.query_words(queries))
     path.unlink()  # nothing refers to the file any more
     assert copied.remove([5]) == 1
@@ -199,13 +199,16 @@ def test_damaged_tables_with_valid_checksums_are_refused_or_contained(rng):
     with pytest.raises(SnapshotError, match="lo_tail"):
         PDQIndex.from_arrays(short)
 
-    # row numbers pointing far outside the segment: skipped, the intact words still answer
-    wild = dict(arrays, **{"s0.hi_rows": np.full_like(arrays["s0.hi_rows"], 0xFF)})
-    damaged = PDQIndex.from_arrays(wild)
+    # links pointing far outside the segment, or to the wrong rows: the walks that follow
+    # them are dropped or answer wrongly, but only ever with rows of this segment
     queries = hashes[:50]
-    for query, found in zip(queries, damaged.query_words(queries, 31), strict=True):
-        assert all(0 <= i < 6000 for i, _ in found)
-        assert (int(np.nonzero((hashes == query).all(axis=1))[0][0]), 0) in found
+    for fill in (0xFF, 0x00):
+        wild = dict(arrays, **{"s0.hi_next": np.full_like(arrays["s0.hi_next"], fill)})
+        damaged = PDQIndex.from_arrays(wild)
+        for threshold in (31, 200):  # the multi-index search and the linear scan
+            found = damaged.query_words(queries, threshold)
+            assert all(0 <= i < 6000 for hits in found for i, _ in hits)
+        assert len(damaged._segments[0].decode()) == 6000
 
 
 @pytest.mark.parametrize("threshold", [0, 31, 63])
@@ -229,8 +232,48 @@ def test_batches_in_table_order_agree_with_one_query_at_a_time(rng, threshold):
         got = [[] for _ in batch]
         for q, row, d in zip(qpos[:count], rows[:count], dist[:count], strict=True):
             got[q].append((int(seg.ids[row]), int(d)))
-        expected = brute_force(batch, seg.hashes, seg.ids.astype(np.int64), threshold)
+        expected = brute_force(batch, seg.decode(), seg.ids.astype(np.int64), threshold)
         assert [sorted(g) for g in got] == expected, size
+
+
+def test_segments_keep_the_hashes_only_in_their_tables(rng):
+    """A segment stores no hash rows: each row's words are its entries' buckets and tails,
+    linked in a cycle. Decoding gives every row back; the per-hash arrays take 61 bytes."""
+    hashes = skewed_hashes(rng, 30_000)
+    hashes[:50] = hashes[0]  # the same hash many times: one long bucket in every table
+    index = PDQIndex()
+    index.add_words(np.arange(len(hashes)), hashes)
+    (seg,) = index._segments
+    decoded = seg.decode()
+    assert np.array_equal(decoded, hashes[seg.ids.astype(np.int64)])
+    part = np.empty((7, 4), np.uint64)
+    seg.native.decode(29_990, part)
+    assert np.array_equal(part, decoded[29_990:29_997])
+    with pytest.raises(ValueError, match="within the segment"):
+        seg.native.decode(29_995, part)
+    per_row = [seg.ids, seg.alive, *(t for t in seg.tables if t.shape[-1] != 65537)]
+    assert sum(a.nbytes for a in per_row) / len(hashes) == 61  # 4 + 1 + 8 x (2 + 3 + 2)
+
+
+def test_snapshots_written_with_hash_rows_still_load(rng):
+    """Snapshots from before the linked tables kept each segment's hashes beside its tables;
+    loading one rebuilds its live rows, so an upgrade needs no replay from the database."""
+    hashes = skewed_hashes(rng, 9000)
+    alive = np.ones(8000, np.uint8)
+    alive[[3, 70]] = 0
+    legacy = {
+        "s0.hashes": hashes[:8000], "s0.ids": np.arange(8000, dtype=np.uint32), "s0.alive": alive,
+        "s0.hi_rows": np.zeros((7, 8000, 3), np.uint8),  # old tables: ignored
+        "buffer.hashes": hashes[8000:], "buffer.ids": np.arange(8000, 9000),
+    }
+    index = PDQIndex.from_arrays(legacy)
+    assert len(index) == 8998
+    queries = _queries(rng, hashes, 60)
+    expected = brute_force(queries, np.delete(hashes, [3, 70], axis=0),
+                           np.delete(np.arange(9000), [3, 70]), 31)
+    assert _as_sorted(index.query_words(queries)) == expected
+    with pytest.raises(SnapshotError, match="shapes"):
+        PDQIndex.from_arrays(dict(legacy, **{"s0.alive": alive[:10]}))
 
 
 def test_kernel_refuses_wrongly_typed_buffers(rng):
@@ -395,5 +438,5 @@ def test_batches_split_by_segment_stay_exact(rng, monkeypatch, threshold):
 def _buffer_of(index: PDQIndex):
     n = index._buf_n
     return pdq_module._Segment(
-        index._buf_hashes[:n], index._buf_ids[:n], index._buf_alive[:n], ()
+        index._buf_ids[:n], index._buf_alive[:n], hashes=index._buf_hashes[:n]
     )

@@ -9,22 +9,27 @@
  * 16-bit *halves* (hi, lo). Per word a segment keeps two direct-addressed tables:
  *
  * - the hi table: rows bucketed by hi (65,536 buckets), sorted by lo inside a bucket, each
- *   entry holding its lo (the *tail*) and its 3-byte row number (word 0 needs neither: the
- *   segment's rows are sorted by word 0, so the hi table of word 0 is the row order itself);
+ *   entry holding its lo (the *tail*) and a 3-byte *link*: where the same row sits in the next
+ *   word's hi table (word 7 links back to word 0, whose order is the segment's row order);
  * - the lo table: bucketed by lo, holding only hi tails (2 bytes an entry). A lo-side hit
- *   knows its whole word, so its rows are found by one search in the hi table (sorted by lo
+ *   knows its whole word, so its entries are found by one search in the hi table (sorted by lo
  *   within a bucket: interpolation, galloping, then binary search).
+ *
+ * The hashes themselves are not stored: an entry's word is its bucket and its tail, and the
+ * links chain a row's eight entries into a cycle, so a candidate is verified by walking its
+ * cycle one word at a time (most non-matches are out of range after two words). That is 61 B
+ * per hash with the id and the tombstone, where keeping the hashes and row numbers took 88 B.
  *
  * Why it is exact: with per-word radii s_w where sum(s_w + 1) == r + 1, any hash within r has
  * some word with d_w <= s_w (generalised pigeonhole, Norouzi et al.). Such a word has
  * d_hi <= a_hi or d_lo <= a_lo whenever a_hi + a_lo == s_w - 1, so probing the hi buckets
- * within a_hi and the lo buckets within a_lo (17 + 17 buckets at r = 31; see hi_radius for
- * word 0) and keeping tails with d_hi + d_lo <= s_w finds exactly the rows with d_w <= s_w.
- * A row is reported only by the first word that finds it, so no set is needed to deduplicate.
+ * within a_hi and the lo buckets within a_lo (17 + 17 buckets at r = 31) and keeping tails
+ * with d_hi + d_lo <= s_w finds exactly the rows with d_w <= s_w. A row is reported only by
+ * the first word that finds it, so no set is needed to deduplicate.
  *
  * Every kernel releases the GIL: batched queries and builds run on several threads. Tables
  * may come from a snapshot file: their sizes and bucket offsets are checked once when they are
- * wrapped (SegmentTables) and row numbers as they are decoded, so a damaged table gives wrong
+ * wrapped (SegmentTables) and links as they are followed, so a damaged table gives wrong
  * answers for its own rows, never a read outside its arrays.
  */
 #include "../_buffers.h"
@@ -38,11 +43,10 @@
 #define N_OFFSETS (N_BUCKETS + 1)
 #define LINE_TAILS 32                      /* 2-byte tails in a 64-byte cache line */
 #define PREFETCH_TAILS (16 * LINE_TAILS)   /* a bucket's first lines fetched ahead of its scan */
-#define WORD0_PREFETCH_ROWS 16             /* word 0's hi table is the rows: 8 lines */
 #define BUCKET_AHEAD 8                     /* buckets prefetched ahead of the one scanned */
 #define CHUNK_TAILS 32                     /* tails tested together, without branches */
 #define CANDIDATES 1024                    /* hits collected before they are verified */
-#define VERIFY_AHEAD 8                     /* hash rows prefetched ahead of verification */
+#define DECODE_ROWS 16384                  /* rows decoded at a time by the linear scan */
 #define MAX_MASK_RADIUS 8
 #define BUILD_THREADS_MIN_ROWS (1 << 18)   /* smaller segments build on the calling thread */
 #define N_MASKS 39203                      /* 16-bit masks of popcount <= 8 */
@@ -78,22 +82,13 @@ static void word_radii(int64_t r, int64_t radii[N_WORDS]) {
     for (int w = 0; w < N_WORDS; w++) radii[w] = base - 1 + (w < extra);
 }
 
-/* How a word's radius s splits between its two tables (a_hi + a_lo == s - 1): evenly, except
- * word 0 at s <= 4, whose hi table is the 32-byte rows themselves (16x the bytes of a tail
- * table): it probes only the query's own hi bucket and leaves the rest to its lo table
- * (at r = 31: 1 + 137 buckets, 78 KB per query and 16.7M-row segment, instead of 17 + 17,
- * 145 KB; 10% more queries per second). pdq.py's _probe_cost mirrors this. */
-INLINE int64_t hi_radius(int w, int64_t s) {
-    return w == 0 && s >= 1 && s <= 4 ? 0 : s / 2; /* s / 2 == ceil((s - 1) / 2) */
+/* How a word's radius s splits between its two tables: a_hi + a_lo == s - 1, evenly. */
+INLINE int64_t hi_radius(int64_t s) {
+    return s / 2; /* == ceil((s - 1) / 2) */
 }
 
 INLINE uint32_t half(const uint64_t *row, int h) {
     return (uint32_t)((row[h >> 2] >> (48 - 16 * (h & 3))) & 0xFFFF);
-}
-
-INLINE int word_distance(const uint64_t *row, const uint64_t *query, int w) {
-    uint64_t diff = (row[w >> 1] ^ query[w >> 1]) >> (32 - 32 * (w & 1));
-    return __builtin_popcountll(diff & 0xFFFFFFFFu);
 }
 
 INLINE int64_t distance(const uint64_t *row, const uint64_t *query) {
@@ -104,13 +99,13 @@ INLINE int64_t distance(const uint64_t *row, const uint64_t *query) {
 /* ---- a segment's arrays ------------------------------------------------------------------ */
 
 typedef struct {
-    const uint64_t *hashes; /* n x 4 */
-    const uint8_t *alive;   /* n */
+    const uint8_t *alive;    /* n, in row order (word 0's hi table order) */
     int64_t n;
-    const uint32_t *hi_off; /* 8 x 65,537 */
-    const uint16_t *hi_tail; /* 7 x n */
-    const uint8_t *hi_rows; /* 7 x n x 3 */
-    const uint32_t *lo_off; /* 8 x 65,537 */
+    double scale;            /* N_BUCKETS / n: a position's likely hi bucket */
+    const uint32_t *hi_off;  /* 8 x 65,537 */
+    const uint16_t *hi_tail; /* 8 x n */
+    const uint8_t *hi_next;  /* 8 x n x 3: the row's position in the next word's hi table */
+    const uint32_t *lo_off;  /* 8 x 65,537 */
     const uint16_t *lo_tail; /* 8 x n */
 } Tables;
 
@@ -128,14 +123,54 @@ INLINE void emit(Out *out, int64_t *count, int64_t row, int64_t dist, int64_t ta
     (*count)++; /* counted even when it does not fit: the caller grows its buffers */
 }
 
-INLINE uint32_t hi_tail_at(const Tables *t, int w, int64_t j) {
-    return w == 0 ? half(t->hashes + 4 * j, 1) : t->hi_tail[(int64_t)(w - 1) * t->n + j];
+INLINE const uint16_t *hi_tails(const Tables *t, int w) { return t->hi_tail + (int64_t)w * t->n; }
+
+INLINE const uint8_t *link_at(const Tables *t, int w, int64_t pos) {
+    return t->hi_next + ((int64_t)w * t->n + pos) * 3;
+}
+
+/* The position a link names in the next word's table; n (out of range) when it is damaged. */
+INLINE uint32_t follow(const Tables *t, int w, int64_t pos) {
+    const uint8_t *b = link_at(t, w, pos);
+    uint32_t next = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16);
+    return next < t->n ? next : (uint32_t)t->n;
 }
 
 /* Bucket bounds (within the segment: SegmentTables checked the offsets are a partition). */
 INLINE void bucket(const uint32_t *off, int w, uint32_t b, int64_t *start, int64_t *end) {
     *start = off[(int64_t)w * N_OFFSETS + b];
     *end = off[(int64_t)w * N_OFFSETS + b + 1];
+}
+
+INLINE int64_t guess_bucket(const Tables *t, int64_t pos) {
+    int64_t g = (int64_t)((double)pos * t->scale);
+    return g < N_BUCKETS ? g : N_BUCKETS - 1;
+}
+
+/* The hi bucket holding position pos (< n) of word w's hi table: the last b with
+ * off[b] <= pos. Guessed from the position (a line or two away on uniform data), bracketed by
+ * galloping, finished by binary search (skewed data). */
+INLINE uint32_t bucket_of(const Tables *t, int w, int64_t pos) {
+    const uint32_t *off = t->hi_off + (int64_t)w * N_OFFSETS;
+    int64_t g = guess_bucket(t, pos), lo, hi, step = 1, probe;
+    if (off[g] <= pos) { /* invariant: off[lo] <= pos < off[hi] (off[N_BUCKETS] == n) */
+        lo = g;
+        for (probe = g + 1; probe < N_BUCKETS && off[probe] <= pos; probe = g + (step *= 2))
+            lo = probe;
+        hi = probe < N_BUCKETS ? probe : N_BUCKETS;
+    } else {
+        hi = g;
+        for (probe = g - 1; probe > 0 && off[probe] > pos; probe = g - (step *= 2)) hi = probe;
+        lo = probe > 0 ? probe : 0;
+    }
+    while (hi - lo > 1) {
+        int64_t mid = (lo + hi) >> 1;
+        if (off[mid] <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (uint32_t)lo;
 }
 
 /* Whether some tail has lo <= popcount(tail ^ q) <= lo + span: branch-free, so it vectorises
@@ -150,90 +185,88 @@ INLINE int any_within(const uint16_t *tails, int64_t len, uint16_t q, uint16_t l
     return hit;
 }
 
-/* any_within for word 0, whose hi table is the row order: the tails are half 1. */
-INLINE int any_within_word0(const uint64_t *hashes, int64_t start, int64_t len, uint16_t q,
-                            uint16_t span) {
-    uint16_t hit = 0;
-    for (int64_t j = start; j < start + len; j++) {
-        uint16_t tail = (uint16_t)(hashes[4 * j] >> 32);
-        hit |= (uint16_t)((uint16_t)__builtin_popcount((uint16_t)(tail ^ q)) <= span);
-    }
-    return hit;
-}
-
 /* One probe of one query: a bucket of word w's hi table (side -1) or lo table (side = the lo
- * key), accepting tails with lo <= popcount(tail ^ query half) <= lo + span. */
+ * key), accepting tails with lo <= popcount(tail ^ query half) <= lo + span; the key half is
+ * dk bits from the query's. */
 typedef struct {
     int64_t start, end;
     int32_t w, side;
-    uint16_t lo, span;
+    uint16_t lo, span, dk;
     uint32_t tag; /* the query's position in the batch */
 } Bucket;
 
 INLINE void prefetch_bucket(const Tables *t, int w, int side, int64_t start, int64_t end) {
     int64_t stop = end < start + PREFETCH_TAILS ? end : start + PREFETCH_TAILS;
-    if (side >= 0) {
-        const uint16_t *tails = t->lo_tail + (int64_t)w * t->n;
-        for (int64_t j = start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
-    } else if (w > 0) {
-        const uint16_t *tails = t->hi_tail + (int64_t)(w - 1) * t->n;
-        for (int64_t j = start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
-    } else { /* word 0 scans 32-byte rows: the first lines only, the hardware streams on */
-        stop = end < start + WORD0_PREFETCH_ROWS ? end : start + WORD0_PREFETCH_ROWS;
-        for (int64_t j = start; j < stop; j += 2)
-            __builtin_prefetch(t->hashes + 4 * j, 0, 3); /* two 32-byte rows a line */
-    }
+    const uint16_t *tails = (side >= 0 ? t->lo_tail + (int64_t)w * t->n : hi_tails(t, w));
+    for (int64_t j = start; j < stop; j += LINE_TAILS) __builtin_prefetch(tails + j, 0, 3);
 }
+
+/* A candidate row on its walk round its cycle of entries. */
+typedef struct {
+    uint32_t pos;  /* its entry in word u's hi table */
+    uint32_t tag;  /* the query */
+    uint32_t row;  /* its position in word 0's table: the row (known once the walk passes it) */
+    uint16_t dist; /* over the words walked so far */
+    uint8_t w, u;  /* the word that found it, the word the walk is at */
+} Cand;
 
 /* Scratch of a search: hits collected in small buffers, each tagged with its query. */
 typedef struct {
     const uint64_t *queries; /* the tags index these rows */
     int64_t word_r[N_WORDS];
     int64_t r;
-    int64_t cand[CANDIDATES]; /* word << 32 | position in that word's hi table */
-    uint32_t cand_tag[CANDIDATES];
-    int64_t rows[CANDIDATES];
-    int64_t lo_cand[CANDIDATES]; /* word << 32 | hi << 16 | lo: a whole word */
+    Cand cand[CANDIDATES];
+    int64_t lo_cand[CANDIDATES]; /* d_w << 40 | word << 32 | hi << 16 | lo: a whole word */
     uint32_t lo_tag[CANDIDATES];
     int64_t lo_bounds[CANDIDATES][2]; /* their hi buckets' bounds */
     int64_t nc, nl;
 } Search;
 
-/* Emit the candidates that are live, within r and not found by an earlier word. Row numbers
- * are decoded in one pass and the hashes fetched a few candidates ahead, so the random reads
- * overlap instead of waiting one after another. */
+INLINE void prefetch_entry(const Tables *t, int u, int64_t pos) {
+    __builtin_prefetch(hi_tails(t, u) + pos, 0, 3);
+    __builtin_prefetch(t->hi_off + (int64_t)u * N_OFFSETS + guess_bucket(t, pos), 0, 3);
+    __builtin_prefetch(link_at(t, u, pos), 0, 3);
+}
+
+/* Walk every candidate round its cycle, one word per round for all of them at once (so the
+ * random reads of a round overlap), dropping it as soon as its distance exceeds r or an
+ * earlier word is within its radius (that word finds the row itself); emit the live ones that
+ * come back to the word that found them. */
 INLINE int64_t verify(Search *s, const Tables *t, Out *out, int64_t count) {
+    Cand *c = s->cand;
     int64_t n = s->nc;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t w = s->cand[i] >> 32, j = s->cand[i] & 0xFFFFFFFF, row;
-        if (w == 0) {
-            row = j;
-        } else {
-            const uint8_t *b = t->hi_rows + ((w - 1) * t->n + j) * 3;
-            row = (int64_t)b[0] | ((int64_t)b[1] << 8) | ((int64_t)b[2] << 16);
+    for (int64_t i = 0; i < n; i++) __builtin_prefetch(link_at(t, c[i].u, c[i].pos), 0, 3);
+    for (int hop = 1; hop < N_WORDS && n; hop++) {
+        for (int64_t i = 0; i < n; i++) {
+            c[i].pos = follow(t, c[i].u, c[i].pos);
+            c[i].u = (c[i].u + 1) & (N_WORDS - 1);
+            if (c[i].pos < t->n) prefetch_entry(t, c[i].u, c[i].pos);
         }
-        s->rows[i] = row < t->n ? row : -1;
-    }
-    for (int64_t i = 0; i < n && i < VERIFY_AHEAD; i++)
-        if (s->rows[i] >= 0) __builtin_prefetch(t->hashes + 4 * s->rows[i], 0, 3);
-    for (int64_t i = 0; i < n; i++) {
-        if (i + VERIFY_AHEAD < n && s->rows[i + VERIFY_AHEAD] >= 0)
-            __builtin_prefetch(t->hashes + 4 * s->rows[i + VERIFY_AHEAD], 0, 3);
-        int64_t row = s->rows[i];
-        if (row < 0) continue;
-        const uint64_t *h = t->hashes + 4 * row, *query = s->queries + 4 * s->cand_tag[i];
-        int64_t dist = distance(h, query);
-        if (dist > s->r) continue;
-        int w = (int)(s->cand[i] >> 32), seen = 0;
-        for (int u = 0; u < w; u++) { /* an earlier word finds every row with d_u <= s_u */
-            if (s->word_r[u] >= 0 && word_distance(h, query, u) <= s->word_r[u]) {
-                seen = 1;
-                break;
-            }
+        int64_t kept = 0;
+        for (int64_t i = 0; i < n; i++) {
+            Cand e = c[i];
+            if (e.pos >= t->n) continue; /* a damaged link */
+            const uint64_t *q = s->queries + 4 * e.tag;
+            int64_t d = __builtin_popcount(bucket_of(t, e.u, e.pos) ^ half(q, 2 * e.u)) +
+                        __builtin_popcount(hi_tails(t, e.u)[e.pos] ^ half(q, 2 * e.u + 1));
+            e.dist = (uint16_t)(e.dist + d);
+            if (e.dist > s->r || (e.u < e.w && d <= s->word_r[e.u])) continue;
+            if (e.u == 0) e.row = e.pos;
+            c[kept++] = e;
         }
-        if (!seen && t->alive[row]) emit(out, &count, row, dist, s->cand_tag[i]);
+        n = kept;
     }
+    for (int64_t i = 0; i < n; i++)
+        if (t->alive[c[i].row]) emit(out, &count, c[i].row, c[i].dist, c[i].tag);
     s->nc = 0;
+    return count;
+}
+
+INLINE int64_t add_candidate(Search *s, const Tables *t, Out *out, int64_t count, int w,
+                             int64_t pos, int64_t d, uint32_t tag) {
+    if (s->nc == CANDIDATES) count = verify(s, t, out, count);
+    s->cand[s->nc++] = (Cand){(uint32_t)pos, tag, (uint32_t)pos, (uint16_t)d, (uint8_t)w,
+                              (uint8_t)w};
     return count;
 }
 
@@ -245,12 +278,13 @@ INLINE int64_t interpolate(int64_t hs, int64_t he, uint32_t lo) {
 /* First position in [hs, he) of word w's hi table whose tail is >= lo. A hi bucket is sorted
  * by lo: guessed by interpolation, bracketed by galloping, finished by binary search. */
 INLINE int64_t lower_bound(const Tables *t, int w, int64_t hs, int64_t he, uint32_t lo) {
+    const uint16_t *tails = hi_tails(t, w);
     int64_t g = interpolate(hs, he, lo), left, right, step = 1;
-    if (hi_tail_at(t, w, g) < lo) { /* the answer is in (g, he] */
+    if (tails[g] < lo) { /* the answer is in (g, he] */
         left = g + 1;
         right = he;
         while (g + step < he) {
-            if (hi_tail_at(t, w, g + step) >= lo) {
+            if (tails[g + step] >= lo) {
                 right = g + step;
                 break;
             }
@@ -261,7 +295,7 @@ INLINE int64_t lower_bound(const Tables *t, int w, int64_t hs, int64_t he, uint3
         left = hs;
         right = g;
         while (g - step >= hs) {
-            if (hi_tail_at(t, w, g - step) < lo) {
+            if (tails[g - step] < lo) {
                 left = g - step + 1;
                 break;
             }
@@ -271,7 +305,7 @@ INLINE int64_t lower_bound(const Tables *t, int w, int64_t hs, int64_t he, uint3
     }
     while (left < right) {
         int64_t mid = (left + right) >> 1;
-        if (hi_tail_at(t, w, mid) < lo)
+        if (tails[mid] < lo)
             left = mid + 1;
         else
             right = mid;
@@ -279,35 +313,31 @@ INLINE int64_t lower_bound(const Tables *t, int w, int64_t hs, int64_t he, uint3
     return left;
 }
 
-/* Turn every lo-side hit into positions in its word's hi table, verifying whenever the
+/* Turn every lo-side hit into entries of its word's hi table, verifying whenever the
  * candidate list fills up. */
 INLINE int64_t flush_lo(Search *s, const Tables *t, Out *out, int64_t count) {
     for (int64_t i = 0; i < s->nl; i++) {
         int64_t e = s->lo_cand[i];
-        __builtin_prefetch(t->hi_off + (e >> 32) * N_OFFSETS + ((e >> 16) & 0xFFFF), 0, 3);
+        __builtin_prefetch(t->hi_off + ((e >> 32) & 0xFF) * N_OFFSETS + ((e >> 16) & 0xFFFF), 0,
+                           3);
     }
     for (int64_t i = 0; i < s->nl; i++) { /* bounds, then the interpolated guess fetched */
         int64_t e = s->lo_cand[i], hs, he;
-        int w = (int)(e >> 32);
+        int w = (int)((e >> 32) & 0xFF);
         bucket(t->hi_off, w, (uint32_t)((e >> 16) & 0xFFFF), &hs, &he);
         s->lo_bounds[i][0] = hs;
         s->lo_bounds[i][1] = he;
-        int64_t g = interpolate(hs, he, (uint32_t)(e & 0xFFFF));
         if (hs < he)
-            __builtin_prefetch(w ? t->hi_tail + (int64_t)(w - 1) * t->n + g
-                                 : (const uint16_t *)(t->hashes + 4 * g), 0, 3);
+            __builtin_prefetch(hi_tails(t, w) + interpolate(hs, he, (uint32_t)(e & 0xFFFF)), 0, 3);
     }
     for (int64_t i = 0; i < s->nl; i++) {
         int64_t e = s->lo_cand[i], hs = s->lo_bounds[i][0], he = s->lo_bounds[i][1];
-        int w = (int)(e >> 32);
+        int w = (int)((e >> 32) & 0xFF);
         uint32_t lo = (uint32_t)(e & 0xFFFF);
         if (hs == he) continue;
-        for (int64_t pos = lower_bound(t, w, hs, he, lo); pos < he && hi_tail_at(t, w, pos) == lo;
-             pos++) {
-            if (s->nc == CANDIDATES) count = verify(s, t, out, count);
-            s->cand_tag[s->nc] = s->lo_tag[i];
-            s->cand[s->nc++] = ((int64_t)w << 32) | pos;
-        }
+        const uint16_t *tails = hi_tails(t, w);
+        for (int64_t pos = lower_bound(t, w, hs, he, lo); pos < he && tails[pos] == lo; pos++)
+            count = add_candidate(s, t, out, count, w, pos, e >> 40, s->lo_tag[i]);
     }
     s->nl = 0;
     return count;
@@ -320,18 +350,14 @@ INLINE int64_t scan_bucket(Search *s, const Tables *t, Out *out, int64_t count, 
     const uint64_t *query = s->queries + 4 * b->tag;
     if (b->side < 0) {
         uint16_t q16 = (uint16_t)half(query, 2 * w + 1);
-        const uint16_t *tails = w > 0 ? t->hi_tail + (int64_t)(w - 1) * t->n : NULL;
+        const uint16_t *tails = hi_tails(t, w);
         for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
             int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
-            if (w == 0 ? !any_within_word0(t->hashes, c, len, q16, b->span)
-                       : !any_within(tails + c, len, q16, 0, b->span))
-                continue;
+            if (!any_within(tails + c, len, q16, 0, b->span)) continue;
             for (int64_t j = c; j < c + len; j++) {
-                uint16_t tail = (uint16_t)hi_tail_at(t, w, j);
-                if ((uint16_t)__builtin_popcount((uint16_t)(tail ^ q16)) > b->span) continue;
-                if (s->nc == CANDIDATES) count = verify(s, t, out, count);
-                s->cand_tag[s->nc] = b->tag;
-                s->cand[s->nc++] = ((int64_t)w << 32) | j;
+                uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q16));
+                if (pc > b->span) continue;
+                count = add_candidate(s, t, out, count, w, j, b->dk + pc, b->tag);
             }
         }
     } else {
@@ -347,7 +373,8 @@ INLINE int64_t scan_bucket(Search *s, const Tables *t, Out *out, int64_t count, 
                     continue; /* same word as the previous entry: already located */
                 if (s->nl == CANDIDATES) count = flush_lo(s, t, out, count);
                 s->lo_tag[s->nl] = b->tag;
-                s->lo_cand[s->nl++] = ((int64_t)w << 32) | ((int64_t)tails[j] << 16) | b->side;
+                s->lo_cand[s->nl++] = ((int64_t)(b->dk + pc) << 40) | ((int64_t)w << 32) |
+                                      ((int64_t)tails[j] << 16) | b->side;
             }
         }
     }
@@ -362,7 +389,7 @@ INLINE int64_t query_probes(const Search *s, uint32_t tag, uint32_t *keys) {
     for (int w = 0; w < N_WORDS; w++) {
         int64_t sw = s->word_r[w];
         if (sw < 0) continue;
-        int64_t a_hi = hi_radius(w, sw), a_lo = sw - 1 - a_hi;
+        int64_t a_hi = hi_radius(sw), a_lo = sw - 1 - a_hi;
         uint32_t qhi = half(query, 2 * w), qlo = half(query, 2 * w + 1);
         for (int64_t m = 0; m < LEVEL_STARTS[a_hi + 1]; m++)
             keys[nb++] = ((uint32_t)(2 * w) << 16) | (qhi ^ MASKS[m]);
@@ -381,10 +408,11 @@ INLINE void probe_bucket(const Search *s, const Tables *t, uint32_t key, uint32_
     const uint64_t *query = s->queries + 4 * tag;
     int w = (int)(key >> 17), lo_side = (key >> 16) & 1;
     uint32_t key_half = key & 0xFFFF;
-    int64_t sw = s->word_r[w], a_hi = hi_radius(w, sw);
+    int64_t sw = s->word_r[w], a_hi = hi_radius(sw);
     int64_t d = __builtin_popcount(key_half ^ half(query, 2 * w + lo_side));
     b->w = w;
     b->tag = tag;
+    b->dk = (uint16_t)d;
     if (lo_side) {
         bucket(t->lo_off, w, key_half, &b->start, &b->end);
         b->side = (int32_t)key_half;
@@ -461,13 +489,48 @@ INLINE int64_t search_sorted_body(Search *s, const Tables *t, Out *out, int64_t 
     return verify(s, t, out, count);
 }
 
-/* Linear XOR + popcount scan of the first n rows: small buffers and huge thresholds. */
-INLINE int64_t search_brute_body(const uint64_t *query, const uint64_t *hashes,
-                                  const uint8_t *alive, int64_t n, int64_t r, Out *out,
-                                  int64_t count) {
-    for (int64_t row = 0; row < n; row++) {
-        int64_t dist = distance(hashes + 4 * row, query);
-        if (dist <= r && alive[row]) emit(out, &count, row, dist, 0);
+/* Hashes of rows [start, start + m): each row's eight words read round its cycle (a word is
+ * its hi bucket and its tail), all m rows one word at a time so the random reads overlap.
+ * pos: m entries of scratch. */
+INLINE void decode_rows(const Tables *t, int64_t start, int64_t m, uint64_t *out, uint32_t *pos) {
+    for (int64_t i = 0; i < m; i++) {
+        pos[i] = (uint32_t)(start + i);
+        out[4 * i] = out[4 * i + 1] = out[4 * i + 2] = out[4 * i + 3] = 0;
+    }
+    for (int w = 0; w < N_WORDS; w++) {
+        const uint16_t *tails = hi_tails(t, w);
+        for (int64_t i = 0; i < m; i++) {
+            uint64_t word = ((uint64_t)bucket_of(t, w, pos[i]) << 16) | tails[pos[i]];
+            out[4 * i + (w >> 1)] |= word << (32 - 32 * (w & 1));
+            if (w + 1 < N_WORDS) {
+                uint32_t next = follow(t, w, pos[i]);
+                pos[i] = next < t->n ? next : 0; /* a damaged link: some row, never outside */
+            }
+        }
+    }
+}
+
+/* Linear XOR + popcount scan of n rows (row numbers from row0), for each of nq queries. */
+INLINE int64_t scan_rows_body(const uint64_t *queries, int64_t nq, const uint64_t *hashes,
+                              const uint8_t *alive, int64_t n, int64_t row0, int64_t r, Out *out,
+                              int64_t count) {
+    for (int64_t q = 0; q < nq; q++) {
+        for (int64_t row = 0; row < n; row++) {
+            int64_t dist = distance(hashes + 4 * row, queries + 4 * q);
+            if (dist <= r && alive[row]) emit(out, &count, row0 + row, dist, q);
+        }
+    }
+    return count;
+}
+
+/* The linear scan of a segment (huge thresholds): rows decoded DECODE_ROWS at a time. */
+INLINE int64_t search_decoded_body(const Tables *t, const uint64_t *queries, int64_t nq,
+                                    int64_t r, Out *out, int64_t count, uint64_t *block,
+                                    uint32_t *pos) {
+    for (int64_t start = 0; start < t->n; start += DECODE_ROWS) {
+        int64_t m = t->n - start < DECODE_ROWS ? t->n - start : DECODE_ROWS;
+        decode_rows(t, start, m, block, pos);
+        count = scan_rows_body(queries, nq, block, t->alive + start, m, start, r, out, count);
     }
     return count;
 }
@@ -497,19 +560,26 @@ KERNEL(int64_t, search_sorted,
        (Search *s, const Tables *t, Out *out, int64_t count, int64_t nq, uint32_t *keys,
         uint32_t *tags, uint32_t *keys2, uint32_t *tags2),
        (s, t, out, count, nq, keys, tags, keys2, tags2))
-KERNEL(int64_t, search_brute,
-       (const uint64_t *query, const uint64_t *hashes, const uint8_t *alive, int64_t n,
-        int64_t r, Out *out, int64_t count),
-       (query, hashes, alive, n, r, out, count))
+KERNEL(int64_t, scan_rows,
+       (const uint64_t *queries, int64_t nq, const uint64_t *hashes, const uint8_t *alive,
+        int64_t n, int64_t row0, int64_t r, Out *out, int64_t count),
+       (queries, nq, hashes, alive, n, row0, r, out, count))
+KERNEL(int64_t, search_decoded,
+       (const Tables *t, const uint64_t *queries, int64_t nq, int64_t r, Out *out,
+        int64_t count, uint64_t *block, uint32_t *pos),
+       (t, queries, nq, r, out, count, block, pos))
 
 static struct {
     const char *isa;
     int64_t (*search_segment)(Search *, const Tables *, Out *, int64_t, Bucket *, uint32_t *);
     int64_t (*search_sorted)(Search *, const Tables *, Out *, int64_t, int64_t, uint32_t *,
                              uint32_t *, uint32_t *, uint32_t *);
-    int64_t (*search_brute)(const uint64_t *, const uint64_t *, const uint8_t *, int64_t,
-                            int64_t, Out *, int64_t);
-} K = {"generic", search_segment_generic, search_sorted_generic, search_brute_generic};
+    int64_t (*scan_rows)(const uint64_t *, int64_t, const uint64_t *, const uint8_t *, int64_t,
+                         int64_t, int64_t, Out *, int64_t);
+    int64_t (*search_decoded)(const Tables *, const uint64_t *, int64_t, int64_t, Out *,
+                              int64_t, uint64_t *, uint32_t *);
+} K = {"generic", search_segment_generic, search_sorted_generic, scan_rows_generic,
+       search_decoded_generic};
 
 static void pick_kernels(void) {
 #if HAVE_AVX512_PATH
@@ -521,7 +591,8 @@ static void pick_kernels(void) {
         K.isa = "avx512bitalg";
         K.search_segment = search_segment_avx512;
         K.search_sorted = search_sorted_avx512;
-        K.search_brute = search_brute_avx512;
+        K.scan_rows = scan_rows_avx512;
+        K.search_decoded = search_decoded_avx512;
     }
 #endif
 }
@@ -604,12 +675,24 @@ typedef struct {
     int64_t n;
     uint32_t *hi_off, *lo_off;
     uint16_t *hi_tail, *lo_tail;
-    uint8_t *hi_rows;
+    uint8_t *hi_next;
+    uint32_t *pos; /* (8 - 1) x n: where row i sits in word w's hi table (word 0: at i) */
     int first_word, step, ok;
 } BuildJob;
 
+INLINE void put3(uint8_t *at, uint32_t value) {
+    at[0] = value & 0xFF;
+    at[1] = (value >> 8) & 0xFF;
+    at[2] = (value >> 16) & 0xFF;
+}
+
+INLINE uint32_t get3(const uint8_t *at) {
+    return (uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16);
+}
+
 /* Fill the hi and lo tables of words first_word, first_word + step, ...: each table is the
- * second counting pass's output, written directly. */
+ * second counting pass's output, written directly. A hi entry's link first holds its row;
+ * link_words turns it into the next word's position once every word is placed. */
 static void *build_words(void *arg) {
     BuildJob *job = arg;
     int64_t n = job->n;
@@ -617,22 +700,18 @@ static void *build_words(void *arg) {
     job->ok = scratch_alloc(&b, n);
     for (int w = job->first_word; job->ok && w < N_WORDS; w += job->step) {
         extract_word(job->rows, n, w, &b);
-        if (w > 0) { /* hi table: by hi, then lo; tails are lo */
-            uint16_t *tails = job->hi_tail + (int64_t)(w - 1) * n;
-            uint8_t *rows = job->hi_rows + (int64_t)(w - 1) * n * 3;
-            first_pass(&b, n, 1, 1);
-            histogram(b.hi, n, job->hi_off + (int64_t)w * N_OFFSETS, b.cursor);
-            for (int64_t j = 0; j < n; j++) {
-                uint32_t c = b.cursor[b.hi1[j]]++, i = b.rows1[j];
-                tails[c] = b.lo1[j];
-                rows[3 * (int64_t)c] = i & 0xFF;
-                rows[3 * (int64_t)c + 1] = (i >> 8) & 0xFF;
-                rows[3 * (int64_t)c + 2] = (i >> 16) & 0xFF;
-            }
-        } else { /* word 0: the rows are its hi table; only the offsets */
-            histogram(b.hi, n, job->hi_off, b.cursor);
+        uint16_t *tails = job->hi_tail + (int64_t)w * n; /* hi table: by hi, then lo */
+        uint8_t *links = job->hi_next + (int64_t)w * n * 3;
+        uint32_t *pos = w ? job->pos + (int64_t)(w - 1) * n : NULL;
+        first_pass(&b, n, 1, 1);
+        histogram(b.hi, n, job->hi_off + (int64_t)w * N_OFFSETS, b.cursor);
+        for (int64_t j = 0; j < n; j++) {
+            uint32_t c = b.cursor[b.hi1[j]]++, i = b.rows1[j];
+            tails[c] = b.lo1[j];
+            put3(links + 3 * (int64_t)c, i);
+            if (pos) pos[i] = c; /* word 0 needs none: the rows are in its order (c == i) */
         }
-        uint16_t *tails = job->lo_tail + (int64_t)w * n; /* lo table: by lo, then hi */
+        tails = job->lo_tail + (int64_t)w * n; /* lo table: by lo, then hi */
         first_pass(&b, n, 0, 0);
         histogram(b.lo, n, job->lo_off + (int64_t)w * N_OFFSETS, b.cursor);
         for (int64_t j = 0; j < n; j++) tails[b.cursor[b.lo1[j]]++] = b.hi1[j];
@@ -641,29 +720,51 @@ static void *build_words(void *arg) {
     return NULL;
 }
 
-/* Fill the hi and lo tables of every word; the rows must already be in primary order. Word
- * 0's hi table is the row order itself, so it stores neither tails nor rows; row numbers take
- * 3 bytes (segments hold fewer than 2**24 rows). Words are shared among `threads` threads
- * (each with 12 bytes of scratch per row) once a segment is large enough to be worth it. */
-static int build_tables(const uint64_t *rows, int64_t n, uint32_t *hi_off, uint16_t *hi_tail,
-                        uint8_t *hi_rows, uint32_t *lo_off, uint16_t *lo_tail, int threads) {
-    if (threads < 1 || n < BUILD_THREADS_MIN_ROWS) threads = 1;
-    if (threads > N_WORDS) threads = N_WORDS;
-    BuildJob jobs[N_WORDS];
+/* Links of words first_word, first_word + step, ...: row -> its position in the next word's
+ * hi table (word 7's stay rows: word 0's positions are the rows). */
+static void *link_words(void *arg) {
+    BuildJob *job = arg;
+    int64_t n = job->n;
+    for (int w = job->first_word; w < N_WORDS - 1; w += job->step) {
+        uint8_t *links = job->hi_next + (int64_t)w * n * 3;
+        const uint32_t *next = job->pos + (int64_t)w * n; /* word w + 1's positions */
+        for (int64_t c = 0; c < n; c++) put3(links + 3 * c, next[get3(links + 3 * c)]);
+    }
+    job->ok = 1;
+    return NULL;
+}
+
+/* Run fn on every job, on threads where they can be had (else on this one). */
+static int run_jobs(void *(*fn)(void *), BuildJob *jobs, int threads) {
     pthread_t ids[N_WORDS];
     int started[N_WORDS] = {0};
-    for (int k = 0; k < threads; k++) {
-        jobs[k] = (BuildJob){rows, n, hi_off, lo_off, hi_tail, lo_tail, hi_rows, k, threads, 0};
-        if (k > 0) started[k] = pthread_create(&ids[k], NULL, build_words, &jobs[k]) == 0;
-    }
+    for (int k = 1; k < threads; k++) started[k] = pthread_create(&ids[k], NULL, fn, &jobs[k]) == 0;
     for (int k = 1; k < threads; k++)
-        if (!started[k]) build_words(&jobs[k]); /* no thread to be had: do its words here */
-    build_words(&jobs[0]);
+        if (!started[k]) fn(&jobs[k]);
+    fn(&jobs[0]);
     int ok = jobs[0].ok;
     for (int k = 1; k < threads; k++) {
         if (started[k]) pthread_join(ids[k], NULL);
         ok = ok && jobs[k].ok;
     }
+    return ok;
+}
+
+/* Fill the hi and lo tables of every word; the rows must already be in primary order (word
+ * 0's). Links take 3 bytes (segments hold fewer than 2**24 rows). Words are shared among
+ * `threads` threads (each with 12 bytes of scratch per row) once a segment is large enough
+ * to be worth it; the positions of every row in every word take 28 bytes a row meanwhile. */
+static int build_tables(const uint64_t *rows, int64_t n, uint32_t *hi_off, uint16_t *hi_tail,
+                        uint8_t *hi_next, uint32_t *lo_off, uint16_t *lo_tail, int threads) {
+    if (threads < 1 || n < BUILD_THREADS_MIN_ROWS) threads = 1;
+    if (threads > N_WORDS) threads = N_WORDS;
+    uint32_t *pos = malloc(sizeof(uint32_t) * (size_t)(N_WORDS - 1) * (size_t)(n ? n : 1));
+    if (!pos) return 0;
+    BuildJob jobs[N_WORDS];
+    for (int k = 0; k < threads; k++)
+        jobs[k] = (BuildJob){rows, n, hi_off, lo_off, hi_tail, lo_tail, hi_next, pos, k, threads, 0};
+    int ok = run_jobs(build_words, jobs, threads) && run_jobs(link_words, jobs, threads);
+    free(pos);
     return ok;
 }
 
@@ -716,12 +817,12 @@ static int get_out(PyObject *const *args, int n_out, Py_buffer *views, Out *out)
     return 0;
 }
 
-/* The five tables of an n-row segment (hi_off, hi_tail, hi_rows, lo_off, lo_tail), each
+/* The five tables of an n-row segment (hi_off, hi_tail, hi_next, lo_off, lo_tail), each
  * checked against its size; on failure none is held. */
 static int get_tables(PyObject *const *objs, int64_t n, int writable, Py_buffer *v) {
     const struct { Py_ssize_t itemsize, count; const char *name; } want[5] = {
-        {4, N_WORDS * N_OFFSETS, "hi_off"}, {2, (N_WORDS - 1) * n, "hi_tail"},
-        {1, (N_WORDS - 1) * n * 3, "hi_rows"}, {4, N_WORDS * N_OFFSETS, "lo_off"},
+        {4, N_WORDS * N_OFFSETS, "hi_off"}, {2, N_WORDS * n, "hi_tail"},
+        {1, N_WORDS * n * 3, "hi_next"}, {4, N_WORDS * N_OFFSETS, "lo_off"},
         {2, N_WORDS * n, "lo_tail"},
     };
     for (int i = 0; i < 5; i++) {
@@ -736,46 +837,39 @@ static int get_tables(PyObject *const *objs, int64_t n, int writable, Py_buffer 
 
 typedef struct {
     PyObject_HEAD
-    Py_buffer views[7];
+    Py_buffer views[6];
+    int ready;
     Tables t;
 } SegmentTables;
 
 static void SegmentTables_dealloc(SegmentTables *self) {
-    if (self->t.hashes) release(self->views, 7);
+    if (self->ready) release(self->views, 6);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int SegmentTables_init(SegmentTables *self, PyObject *args, PyObject *kwds) {
-    PyObject *o[7];
-    if (self->t.hashes) {
+    PyObject *o[6];
+    if (self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "SegmentTables is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTuple(args, "OOOOOOO:SegmentTables", &o[0], &o[1], &o[2], &o[3], &o[4],
-                          &o[5], &o[6]))
+    if (!PyArg_ParseTuple(args, "OOOOOO:SegmentTables", &o[0], &o[1], &o[2], &o[3], &o[4],
+                          &o[5]))
         return -1;
     Py_buffer *v = self->views;
-    if (get_buffer(o[0], &v[0], 8, -1, 0, "hashes") < 0) return -1;
-    if (v[0].len % 32) {
-        PyErr_SetString(PyExc_ValueError, "hashes: expected (n, 4) uint64 rows");
-        release(v, 1);
-        return -1;
-    }
-    int64_t n = v[0].len / 32;
+    if (get_buffer(o[0], &v[0], 1, -1, 0, "alive") < 0) return -1;
+    int64_t n = v[0].len;
     if (n >= (1 << 24)) {
         PyErr_SetString(PyExc_ValueError, "a segment holds fewer than 2**24 rows");
         release(v, 1);
         return -1;
     }
-    if (get_buffer(o[1], &v[1], 1, n, 0, "alive") < 0) {
+    if (get_tables(o + 1, n, 0, v + 1) < 0) {
         release(v, 1);
         return -1;
     }
-    if (get_tables(o + 2, n, 0, v + 2) < 0) {
-        release(v, 2);
-        return -1;
-    }
-    Tables t = {v[0].buf, v[1].buf, n, v[2].buf, v[3].buf, v[4].buf, v[5].buf, v[6].buf};
+    Tables t = {v[0].buf, n, n ? (double)N_BUCKETS / (double)n : 0.0, v[1].buf, v[2].buf,
+                v[3].buf, v[4].buf, v[5].buf};
     for (int w = 0; w < N_WORDS; w++) { /* offsets must rise to n: reject, do not guess */
         const uint32_t *offs[2] = {t.hi_off + w * N_OFFSETS, t.lo_off + w * N_OFFSETS};
         for (int side = 0; side < 2; side++) {
@@ -783,13 +877,20 @@ static int SegmentTables_init(SegmentTables *self, PyObject *args, PyObject *kwd
             for (int b = 0; !bad && b < N_BUCKETS; b++) bad = offs[side][b] > offs[side][b + 1];
             if (bad) {
                 PyErr_Format(PyExc_ValueError, "word %d: bucket offsets are not a partition", w);
-                release(v, 7);
+                release(v, 6);
                 return -1;
             }
         }
     }
     self->t = t;
+    self->ready = 1;
     return 0;
+}
+
+static int check_ready(SegmentTables *self) {
+    if (self->ready) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "SegmentTables is not initialised");
+    return -1;
 }
 
 /* Probes (buckets) per query at threshold r; sets radii. -1 with an error set when a ball is
@@ -799,7 +900,7 @@ static int64_t probes_per_query(int64_t r, int64_t radii[N_WORDS]) {
     word_radii(r, radii);
     for (int w = 0; w < N_WORDS; w++) {
         if (radii[w] < 0) continue;
-        int64_t a_hi = hi_radius(w, radii[w]), a_lo = radii[w] - 1 - a_hi;
+        int64_t a_hi = hi_radius(radii[w]), a_lo = radii[w] - 1 - a_hi;
         if (a_hi > MAX_MASK_RADIUS) {
             PyErr_Format(PyExc_ValueError, "threshold %lld is too large for the index",
                          (long long)r);
@@ -821,10 +922,7 @@ static PyObject *segment_search(SegmentTables *self, PyObject *const *args, Py_s
         PyErr_Format(PyExc_TypeError, "expected %d arguments", 2 + n_out);
         return NULL;
     }
-    if (!self->t.hashes) {
-        PyErr_SetString(PyExc_RuntimeError, "SegmentTables is not initialised");
-        return NULL;
-    }
+    if (check_ready(self) < 0) return NULL;
     int64_t r = PyLong_AsLongLong(args[1]);
     if ((r == -1 && PyErr_Occurred()) || check_threshold(r) < 0) return NULL;
     Py_buffer views[4];
@@ -891,6 +989,75 @@ static PyObject *SegmentTables_search_many(SegmentTables *self, PyObject *const 
     return segment_search(self, args, nargs, 1);
 }
 
+/* search_brute(queries, r, out_rows, out_dist, out_query) -> count: the linear scan, rows
+ * decoded a block at a time (huge thresholds, where the balls cover most buckets). */
+static PyObject *SegmentTables_search_brute(SegmentTables *self, PyObject *const *args,
+                                            Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "expected 5 arguments");
+        return NULL;
+    }
+    if (check_ready(self) < 0) return NULL;
+    int64_t r = PyLong_AsLongLong(args[1]);
+    if ((r == -1 && PyErr_Occurred()) || check_threshold(r) < 0) return NULL;
+    Py_buffer views[4];
+    if (get_buffer(args[0], &views[0], 8, -1, 0, "queries") < 0) return NULL;
+    if (views[0].len % 32) {
+        PyErr_SetString(PyExc_ValueError, "queries: expected (n, 4) uint64 rows");
+        release(views, 1);
+        return NULL;
+    }
+    Out out;
+    if (get_out(args + 2, 3, views + 1, &out) < 0) {
+        release(views, 1);
+        return NULL;
+    }
+    uint64_t *block = malloc(32 * DECODE_ROWS);
+    uint32_t *pos = malloc(4 * DECODE_ROWS);
+    int64_t count = 0;
+    if (block && pos) {
+        Py_BEGIN_ALLOW_THREADS
+        count = K.search_decoded(&self->t, views[0].buf, views[0].len / 32, r, &out, 0, block,
+                                 pos);
+        Py_END_ALLOW_THREADS
+    }
+    free(block);
+    free(pos);
+    release(views, 4);
+    if (!block || !pos) return PyErr_NoMemory();
+    return PyLong_FromLongLong(count);
+}
+
+/* decode(start, out): the hashes of rows [start, start + len(out)) into out ((m, 4) uint64). */
+static PyObject *SegmentTables_decode(SegmentTables *self, PyObject *const *args,
+                                      Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "expected 2 arguments");
+        return NULL;
+    }
+    if (check_ready(self) < 0) return NULL;
+    int64_t start = PyLong_AsLongLong(args[0]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer view;
+    if (get_buffer(args[1], &view, 8, -1, 1, "out") < 0) return NULL;
+    int64_t m = view.len / 32;
+    if (view.len % 32 || start < 0 || start + m > self->t.n) {
+        PyErr_SetString(PyExc_ValueError, "out: expected (m, 4) uint64 rows within the segment");
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    uint32_t *pos = malloc(4 * (size_t)(m ? m : 1));
+    if (pos) {
+        Py_BEGIN_ALLOW_THREADS
+        decode_rows(&self->t, start, m, view.buf, pos);
+        Py_END_ALLOW_THREADS
+    }
+    free(pos);
+    PyBuffer_Release(&view);
+    if (!pos) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef SegmentTables_methods[] = {
     {"search", (PyCFunction)(void (*)(void))SegmentTables_search, METH_FASTCALL,
      "search(query, r, out_rows, out_dist) -> count of live rows within r (may exceed the "
@@ -898,6 +1065,10 @@ static PyMethodDef SegmentTables_methods[] = {
     {"search_many", (PyCFunction)(void (*)(void))SegmentTables_search_many, METH_FASTCALL,
      "search_many(queries, r, out_rows, out_dist, out_query) -> count, each hit tagged with "
      "its query's position"},
+    {"search_brute", (PyCFunction)(void (*)(void))SegmentTables_search_brute, METH_FASTCALL,
+     "search_brute(queries, r, out_rows, out_dist, out_query) -> count: the linear scan"},
+    {"decode", (PyCFunction)(void (*)(void))SegmentTables_decode, METH_FASTCALL,
+     "decode(start, out): the hashes of rows start .. start + len(out) into out"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -905,7 +1076,7 @@ static PyTypeObject SegmentTablesType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "countersignal.index._kernels.SegmentTables",
     .tp_basicsize = sizeof(SegmentTables),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "SegmentTables(hashes, alive, hi_off, hi_tail, hi_rows, lo_off, lo_tail): a "
+    .tp_doc = "SegmentTables(alive, hi_off, hi_tail, hi_next, lo_off, lo_tail): a "
               "segment's arrays, checked once and held for searching.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)SegmentTables_init,
@@ -940,28 +1111,25 @@ static PyObject *py_search_brute(PyObject *module, PyObject *const *args, Py_ssi
         release(views, 3);
         return NULL;
     }
-    int64_t count = 0, n_queries = views[0].len / 32;
+    int64_t count;
     Py_BEGIN_ALLOW_THREADS
-    for (int64_t q = 0; q < n_queries; q++) {
-        out.qtag = q;
-        count = K.search_brute((const uint64_t *)views[0].buf + 4 * q, views[1].buf, views[2].buf,
-                             n, r, &out, count);
-    }
+    count = K.scan_rows(views[0].buf, views[0].len / 32, views[1].buf, views[2].buf, n, 0, r,
+                        &out, 0);
     Py_END_ALLOW_THREADS
     release(views, 3 + n_out);
     return PyLong_FromLongLong(count);
 }
 
-/* build_segment(hashes, order, rows, hi_off, hi_tail, hi_rows, lo_off, lo_tail, threads):
- * order (uint32, n) receives the primary order, rows (n x 4 uint64) the hashes in that order,
- * and the tables are filled from them on up to `threads` threads. */
+/* build_segment(hashes, order, hi_off, hi_tail, hi_next, lo_off, lo_tail, threads):
+ * order (uint32, n) receives the primary order (the segment's rows are the hashes in it), and
+ * the tables are filled on up to `threads` threads. */
 static PyObject *py_build_segment(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    Py_buffer v[8];
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "expected 9 arguments");
+    Py_buffer v[7];
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "expected 8 arguments");
         return NULL;
     }
-    long threads = PyLong_AsLong(args[8]);
+    long threads = PyLong_AsLong(args[7]);
     if (threads == -1 && PyErr_Occurred()) return NULL;
     if (get_buffer(args[0], &v[0], 8, -1, 0, "hashes") < 0) return NULL;
     int64_t n = v[0].len / 32;
@@ -974,25 +1142,22 @@ static PyObject *py_build_segment(PyObject *module, PyObject *const *args, Py_ss
         release(v, 1);
         return NULL;
     }
-    if (get_buffer(args[2], &v[2], 8, 4 * n, 1, "rows") < 0) {
+    if (get_tables(args + 2, n, 1, v + 2) < 0) {
         release(v, 2);
-        return NULL;
-    }
-    if (get_tables(args + 3, n, 1, v + 3) < 0) {
-        release(v, 3);
         return NULL;
     }
     const uint64_t *hashes = v[0].buf;
     uint32_t *order = v[1].buf;
-    uint64_t *rows = v[2].buf;
-    int ok;
+    uint64_t *rows = malloc(32 * (size_t)(n ? n : 1));
+    int ok = rows != NULL;
     Py_BEGIN_ALLOW_THREADS
-    ok = primary_order(hashes, n, order);
+    ok = ok && primary_order(hashes, n, order);
     for (int64_t i = 0; ok && i < n; i++) memcpy(rows + 4 * i, hashes + 4 * (int64_t)order[i], 32);
-    ok = ok && build_tables(rows, n, v[3].buf, v[4].buf, v[5].buf, v[6].buf, v[7].buf,
+    ok = ok && build_tables(rows, n, v[2].buf, v[3].buf, v[4].buf, v[5].buf, v[6].buf,
                             (int)threads);
     Py_END_ALLOW_THREADS
-    release(v, 8);
+    free(rows);
+    release(v, 7);
     if (!ok) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
@@ -1044,8 +1209,8 @@ static PyMethodDef module_methods[] = {
      "search_brute(queries, hashes, alive, r, out_rows, out_dist[, out_query]) -> count: "
      "linear scan"},
     {"build_segment", (PyCFunction)(void (*)(void))py_build_segment, METH_FASTCALL,
-     "build_segment(hashes, order, rows, hi_off, hi_tail, hi_rows, lo_off, lo_tail, threads): "
-     "the primary order, the rows in it and their tables"},
+     "build_segment(hashes, order, hi_off, hi_tail, hi_next, lo_off, lo_tail, threads): "
+     "the primary order and the tables of the rows in it"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2,15 +2,16 @@
 
 Structure (see ``_kernels.c`` for why it is exact): an append *buffer* searched by brute force
 (at most ``BUFFER_ROWS`` rows) plus a few immutable *segments*, each with the two-sided
-16-bit multi-index tables. A full buffer becomes a segment; small segments merge
-log-structured style while the merge stays under ``MERGE_LIMIT`` rows, so an ``add`` never
-stalls for a large rebuild. Beyond ``MAX_SEGMENTS`` segments a background thread merges them
-all (:meth:`PDQIndex.compact`, also callable after a bulk load) while queries continue.
+16-bit multi-index tables, which also hold the hashes (a row's entries are linked in a
+cycle). A full buffer becomes a segment; small segments merge log-structured style while the
+merge stays under ``MERGE_LIMIT`` rows, so an ``add`` never stalls for a large rebuild. Beyond
+``MAX_SEGMENTS`` segments a background thread merges them all (:meth:`PDQIndex.compact`, also
+callable after a bulk load) while queries continue.
 Removes are tombstones (a per-row ``alive`` flag) dropped at the next merge.
 
-Memory per hash: 32 B hash + 4 B id (8 B when an id does not fit in uint32) + 1 B alive +
-7 x 3 B row numbers + 15 x 2 B tails = 88 B, plus 4 MiB of bucket offsets per segment
-(segments hold at most ``SEGMENT_MAX_ROWS`` rows).
+Memory per hash: 4 B id (8 B when an id does not fit in uint32) + 1 B alive + 16 x 2 B tails +
+8 x 3 B links = 61 B, plus 4 MiB of bucket offsets per segment (segments hold at most
+``SEGMENT_MAX_ROWS`` rows: 0.25 B a hash when full).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ DEFAULT_THRESHOLD = 31
 MAX_THRESHOLD = 256
 BUFFER_ROWS = 4096
 MERGE_LIMIT = 1_000_000
-SEGMENT_MAX_ROWS = (1 << 24) - 1  # row numbers in the tables take 3 bytes
+SEGMENT_MAX_ROWS = (1 << 24) - 1  # links in the tables take 3 bytes
 MAX_SEGMENTS = 8  # beyond this, adds start a background compaction
 SNAPSHOT_KIND = "pdq"
 BATCH_MIN = 16  # smaller batches go query by query (lowest latency)
@@ -104,8 +105,8 @@ def _probe_cost(threshold: int) -> int | None:
     """Buckets probed per segment at ``threshold``; None when a ball exceeds the kernel's
     mask table."""
     cost = 0
-    for w, s in enumerate(word_radii(threshold).tolist()):
-        a_hi = 0 if w == 0 and 1 <= s <= 4 else s // 2  # as hi_radius() in _kernels.c
+    for s in word_radii(threshold).tolist():
+        a_hi = s // 2  # as hi_radius() in _kernels.c
         a_lo = s - 1 - a_hi
         if a_hi > kernels.MAX_MASK_RADIUS:
             return None
@@ -149,37 +150,40 @@ def _empty_tables(n: int) -> tuple[np.ndarray, ...]:
     words, offsets = kernels.N_WORDS, kernels.N_BUCKETS + 1
     return (
         np.empty((words, offsets), dtype=np.uint32),
-        np.empty((words - 1, n), dtype=np.uint16),
-        np.empty((words - 1, n, 3), dtype=np.uint8),
+        np.empty((words, n), dtype=np.uint16),
+        np.empty((words, n, 3), dtype=np.uint8),
         np.empty((words, offsets), dtype=np.uint32),
         np.empty((words, n), dtype=np.uint16),
     )
 
 
+TABLE_NAMES = ("hi_off", "hi_tail", "hi_next", "lo_off", "lo_tail")
+
+
 @dataclass
 class _Segment:
-    """Immutable rows (sorted by word 0) with their tables; only ``alive`` ever changes."""
+    """Immutable rows (sorted by word 0) held as their tables, or the buffer's plain hashes;
+    only ``alive`` ever changes."""
 
-    hashes: np.ndarray
     ids: np.ndarray
     alive: np.ndarray
-    tables: tuple[np.ndarray, ...]  # hi_off, hi_tail, hi_rows, lo_off, lo_tail
-    native: kernels.SegmentTables | None = None  # the kernel's checked view of the arrays
+    tables: tuple[np.ndarray, ...] = ()  # TABLE_NAMES
+    hashes: np.ndarray | None = None  # the buffer's rows (a segment's are in its tables)
+    native: kernels.SegmentTables | None = None  # the kernel's checked view of the tables
 
     def __post_init__(self) -> None:
         if self.tables and self.native is None:
             # raises ValueError on inconsistent arrays (e.g. a damaged snapshot)
-            self.native = kernels.SegmentTables(self.hashes, self.alive, *self.tables)
+            self.native = kernels.SegmentTables(self.alive, *self.tables)
 
     @classmethod
     def build(cls, hashes: np.ndarray, ids: np.ndarray) -> _Segment:
         order = np.empty(len(hashes), dtype=np.uint32)
-        rows = np.empty((len(hashes), 4), dtype=np.uint64)
         tables = _empty_tables(len(ids))
-        kernels.build_segment(np.ascontiguousarray(hashes), order, rows, *tables, _BUILD_THREADS)
+        kernels.build_segment(np.ascontiguousarray(hashes), order, *tables, _BUILD_THREADS)
         small = len(ids) == 0 or (ids.min() >= 0 and ids.max() <= np.iinfo(np.uint32).max)
         ids = np.ascontiguousarray(ids[order], dtype=np.uint32 if small else np.int64)
-        return cls(rows, ids, np.ones(len(ids), dtype=np.uint8), tables)
+        return cls(ids, np.ones(len(ids), dtype=np.uint8), tables)
 
     @classmethod
     def build_all(cls, hashes: np.ndarray, ids: np.ndarray) -> list[_Segment]:
@@ -194,21 +198,31 @@ class _Segment:
             _return_freed_memory()
         return segments
 
+    def decode(self) -> np.ndarray:
+        """The rows' hashes, ``(n, 4)`` uint64 in row order, read back from the tables."""
+        if self.native is None:
+            return self.hashes
+        hashes = np.empty((len(self.ids), 4), dtype=np.uint64)
+        self.native.decode(0, hashes)
+        return hashes
+
     @property
     def live(self) -> int:
         return int(np.count_nonzero(self.alive))
 
-    def search(self, query: np.ndarray, threshold: int, out: _Out) -> int:
-        use_index = self.native is not None and _use_index(threshold, len(self.ids))
+    def search(self, query: np.ndarray, threshold: int, out: _Out) -> tuple[np.ndarray, ...]:
+        """``(rows, distances)`` of one query's hits (views of ``out``'s buffers)."""
+        if self.native is not None and not _use_index(threshold, len(self.ids)):
+            return self.search_many(query.reshape(1, 4), threshold)[:2]
         while True:
-            if use_index:
+            if self.native is not None:
                 count = self.native.search(query, threshold, out.rows, out.dist)
             else:
                 count = kernels.search_brute(
                     query, self.hashes, self.alive, threshold, out.rows, out.dist
                 )
             if count <= len(out.rows):
-                return count
+                return out.rows[:count], out.dist[:count]
             out.grow(count)
 
     def search_many(self, queries: np.ndarray, threshold: int) -> tuple[np.ndarray, ...]:
@@ -216,12 +230,14 @@ class _Segment:
         capacity = max(1024, 4 * len(queries))
         while True:
             rows, dist, qpos = (np.empty(capacity, dtype=np.int64) for _ in range(3))
-            if self.native is not None and _use_index(threshold, len(self.ids)):
-                count = self.native.search_many(queries, threshold, rows, dist, qpos)
-            else:
+            if self.native is None:
                 count = kernels.search_brute(
                     queries, self.hashes, self.alive, threshold, rows, dist, qpos
                 )
+            elif _use_index(threshold, len(self.ids)):
+                count = self.native.search_many(queries, threshold, rows, dist, qpos)
+            else:  # balls covering most buckets: a linear scan of the decoded rows
+                count = self.native.search_brute(queries, threshold, rows, dist, qpos)
             if count <= capacity:
                 return rows[:count], dist[:count], qpos[:count]
             capacity = 2 * count
@@ -422,7 +438,7 @@ class PDQIndex(SignalIndex):
         with self._lock:
             segments, buf_n = self._segments, self._buf_n
             buf = _Segment(
-                self._buf_hashes[:buf_n], self._buf_ids[:buf_n], self._buf_alive[:buf_n], ()
+                self._buf_ids[:buf_n], self._buf_alive[:buf_n], hashes=self._buf_hashes[:buf_n]
             )
         parts = [*segments, buf] if len(buf.ids) else list(segments)
         if len(words) < BATCH_MIN:
@@ -443,10 +459,10 @@ class PDQIndex(SignalIndex):
         out = self._out()
         found_ids, found_dist = [], []
         for seg in parts:
-            count = seg.search(query, threshold, out)
-            if count:
-                found_ids.append(seg.ids[out.rows[:count]])
-                found_dist.append(out.dist[:count].copy())
+            rows, dist = seg.search(query, threshold, out)
+            if len(rows):
+                found_ids.append(seg.ids[rows])
+                found_dist.append(dist.copy())
         return _ranked(found_ids, found_dist)
 
     def __len__(self) -> int:
@@ -459,10 +475,10 @@ class PDQIndex(SignalIndex):
         arrays: dict[str, np.ndarray] = {}
         with self._lock:
             for i, seg in enumerate(self._segments):
-                names = ("hi_off", "hi_tail", "hi_rows", "lo_off", "lo_tail")
-                arrays.update({f"s{i}.hashes": seg.hashes, f"s{i}.ids": seg.ids})
-                arrays[f"s{i}.alive"] = seg.alive
-                arrays.update({f"s{i}.{n}": t for n, t in zip(names, seg.tables, strict=True)})
+                arrays.update({f"s{i}.ids": seg.ids, f"s{i}.alive": seg.alive})
+                arrays.update(
+                    {f"s{i}.{n}": t for n, t in zip(TABLE_NAMES, seg.tables, strict=True)}
+                )
             keep = self._buf_alive[: self._buf_n].astype(bool)
             arrays["buffer.hashes"] = self._buf_hashes[: self._buf_n][keep]
             arrays["buffer.ids"] = self._buf_ids[: self._buf_n][keep]
@@ -473,19 +489,22 @@ class PDQIndex(SignalIndex):
         """Inverse of :meth:`snapshot_arrays` (arrays may be read-only memory maps)."""
         index = cls()
         i = 0
-        while f"s{i}.hashes" in arrays:
-            names = ("hi_off", "hi_tail", "hi_rows", "lo_off", "lo_tail")
-            tables = tuple(arrays[f"s{i}.{n}"] for n in names)
-            try:  # the kernel checks the tables' sizes and offsets
-                seg = _Segment(
-                    arrays[f"s{i}.hashes"], arrays[f"s{i}.ids"], arrays[f"s{i}.alive"].copy(),
-                    tables,
-                )
-            except ValueError as exc:
-                raise SnapshotError(f"PDQ snapshot arrays are inconsistent: {exc}") from None
-            _check_segment(seg)
-            index._segments.append(seg)
-            index._size += seg.live
+        while f"s{i}.ids" in arrays:
+            if f"s{i}.hashes" in arrays:
+                segments = _legacy_segments(arrays, i)
+            else:
+                try:  # the kernel checks the tables' sizes and offsets
+                    seg = _Segment(
+                        arrays[f"s{i}.ids"],
+                        arrays[f"s{i}.alive"].copy(),
+                        tuple(arrays[f"s{i}.{n}"] for n in TABLE_NAMES),
+                    )
+                except ValueError as exc:
+                    raise SnapshotError(f"PDQ snapshot arrays are inconsistent: {exc}") from None
+                _check_segment(seg)
+                segments = [seg]
+            index._segments.extend(segments)
+            index._size += sum(seg.live for seg in segments)
             i += 1
         buf_hashes, buf_ids = arrays["buffer.hashes"], arrays["buffer.ids"]
         if len(buf_hashes):
@@ -537,17 +556,25 @@ def _check_segment(seg: _Segment) -> None:
     """Shape checks (the ids and the arrays' dimensions, which the kernel does not see) so a
     consistent-checksum but malformed snapshot fails loudly."""
     n = len(seg.ids)
-    hi_off, hi_tail, hi_rows, lo_off, lo_tail = seg.tables
+    hi_off, hi_tail, hi_next, lo_off, lo_tail = seg.tables
     ok = (
-        seg.hashes.shape == (n, 4)
-        and seg.alive.shape == (n,)
+        seg.ids.shape == seg.alive.shape == (n,)
         and hi_off.shape == lo_off.shape == (kernels.N_WORDS, kernels.N_BUCKETS + 1)
-        and hi_tail.shape == (kernels.N_WORDS - 1, n)
-        and lo_tail.shape == (kernels.N_WORDS, n)
-        and hi_rows.shape == (kernels.N_WORDS - 1, n, 3)
+        and hi_tail.shape == lo_tail.shape == (kernels.N_WORDS, n)
+        and hi_next.shape == (kernels.N_WORDS, n, 3)
     )  # sizes in bytes and the bucket offsets: checked by the kernel (SegmentTables)
     if not ok:
         raise SnapshotError("PDQ snapshot arrays have inconsistent shapes")
+
+
+def _legacy_segments(arrays: dict[str, np.ndarray], i: int) -> list[_Segment]:
+    """Segment ``i`` of a snapshot written before the tables held the hashes (it kept them
+    beside the tables: 88 B a hash), rebuilt from its live rows."""
+    hashes, ids, alive = (np.asarray(arrays[f"s{i}.{n}"]) for n in ("hashes", "ids", "alive"))
+    if hashes.shape != (len(ids), 4) or alive.shape != ids.shape or ids.ndim != 1:
+        raise SnapshotError("PDQ snapshot arrays have inconsistent shapes")
+    live = alive.astype(bool)
+    return _Segment.build_all(hashes[live], ids[live].astype(np.int64))
 
 
 def _is_full(seg: _Segment) -> bool:
@@ -558,7 +585,7 @@ def _is_full(seg: _Segment) -> bool:
 def _merge(segments: list[_Segment]) -> list[_Segment]:
     """The live rows of ``segments`` rebuilt as as few segments as the row limit allows."""
     keep = [seg.alive.astype(bool) for seg in segments]
-    hashes = np.concatenate([seg.hashes[k] for seg, k in zip(segments, keep, strict=True)])
+    hashes = np.concatenate([seg.decode()[k] for seg, k in zip(segments, keep, strict=True)])
     ids = np.concatenate(
         [seg.ids[k].astype(np.int64) for seg, k in zip(segments, keep, strict=True)]
     )
