@@ -173,13 +173,24 @@ INLINE uint32_t bucket_of(const Tables *t, int w, int64_t pos) {
     return (uint32_t)lo;
 }
 
+/* Popcount of a 16-bit lane: the builtin where the CPU counts bits per lane (AVX-512 BITALG's
+ * vpopcntw), else bit tricks (swar), which GCC vectorises for any SIMD width where the
+ * builtin would stay one scalar popcnt per tail (AVX2: 16 tails per instruction). */
+INLINE uint16_t popcount16(uint16_t x, int swar) {
+    if (!swar) return (uint16_t)__builtin_popcount(x);
+    x = (uint16_t)(x - ((x >> 1) & 0x5555));
+    x = (uint16_t)((x & 0x3333) + ((x >> 2) & 0x3333));
+    x = (uint16_t)((x + (x >> 4)) & 0x0F0F);
+    return (uint16_t)((x + (x >> 8)) & 0x1F);
+}
+
 /* Whether some tail has lo <= popcount(tail ^ q) <= lo + span: branch-free, so it vectorises
  * into 16-bit lanes (vpopcntw: 32 tails per AVX-512 instruction). */
 INLINE int any_within(const uint16_t *tails, int64_t len, uint16_t q, uint16_t lo,
-                      uint16_t span) {
+                      uint16_t span, int swar) {
     uint16_t hit = 0;
     for (int64_t j = 0; j < len; j++) {
-        uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q));
+        uint16_t pc = popcount16((uint16_t)(tails[j] ^ q), swar);
         hit |= (uint16_t)((uint16_t)(pc - lo) <= span);
     }
     return hit;
@@ -222,25 +233,23 @@ typedef struct {
     int64_t nc, nl;
 } Search;
 
-INLINE void prefetch_entry(const Tables *t, int u, int64_t pos) {
-    __builtin_prefetch(hi_tails(t, u) + pos, 0, 3);
-    __builtin_prefetch(t->hi_off + (int64_t)u * N_OFFSETS + guess_bucket(t, pos), 0, 3);
-    __builtin_prefetch(link_at(t, u, pos), 0, 3);
-}
-
 /* Walk every candidate round its cycle, one word per round for all of them at once (so the
  * random reads of a round overlap), dropping it as soon as its distance exceeds r or an
  * earlier word is within its radius (that word finds the row itself); emit the live ones that
- * come back to the word that found them. */
+ * come back to the word that found them. A candidate's first link was fetched when it was
+ * found; a later one only once the candidate has survived the word before (most do not). */
 INLINE int64_t verify(Search *s, const Tables *t, Out *out, int64_t count) {
     Cand *c = s->cand;
     int64_t n = s->nc;
-    for (int64_t i = 0; i < n; i++) __builtin_prefetch(link_at(t, c[i].u, c[i].pos), 0, 3);
     for (int hop = 1; hop < N_WORDS && n; hop++) {
         for (int64_t i = 0; i < n; i++) {
             c[i].pos = follow(t, c[i].u, c[i].pos);
             c[i].u = (c[i].u + 1) & (N_WORDS - 1);
-            if (c[i].pos < t->n) prefetch_entry(t, c[i].u, c[i].pos);
+            if (c[i].pos < t->n) {
+                __builtin_prefetch(hi_tails(t, c[i].u) + c[i].pos, 0, 3);
+                __builtin_prefetch(t->hi_off + c[i].u * N_OFFSETS + guess_bucket(t, c[i].pos), 0,
+                                   3);
+            }
         }
         int64_t kept = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -253,6 +262,7 @@ INLINE int64_t verify(Search *s, const Tables *t, Out *out, int64_t count) {
             if (e.dist > s->r || (e.u < e.w && d <= s->word_r[e.u])) continue;
             if (e.u == 0) e.row = e.pos;
             c[kept++] = e;
+            if (hop + 1 < N_WORDS) __builtin_prefetch(link_at(t, e.u, e.pos), 0, 3);
         }
         n = kept;
     }
@@ -265,6 +275,7 @@ INLINE int64_t verify(Search *s, const Tables *t, Out *out, int64_t count) {
 INLINE int64_t add_candidate(Search *s, const Tables *t, Out *out, int64_t count, int w,
                              int64_t pos, int64_t d, uint32_t tag) {
     if (s->nc == CANDIDATES) count = verify(s, t, out, count);
+    __builtin_prefetch(link_at(t, w, pos), 0, 3);
     s->cand[s->nc++] = (Cand){(uint32_t)pos, tag, (uint32_t)pos, (uint16_t)d, (uint8_t)w,
                               (uint8_t)w};
     return count;
@@ -345,7 +356,8 @@ INLINE int64_t flush_lo(Search *s, const Tables *t, Out *out, int64_t count) {
 
 /* Scan one probe's bucket: CHUNK_TAILS tails tested at a time without branches, single tails
  * looked at only in the rare chunks that hold a hit. */
-INLINE int64_t scan_bucket(Search *s, const Tables *t, Out *out, int64_t count, const Bucket *b) {
+INLINE int64_t scan_bucket(Search *s, const Tables *t, Out *out, int64_t count, const Bucket *b,
+                           int swar) {
     int w = b->w;
     const uint64_t *query = s->queries + 4 * b->tag;
     if (b->side < 0) {
@@ -353,7 +365,7 @@ INLINE int64_t scan_bucket(Search *s, const Tables *t, Out *out, int64_t count, 
         const uint16_t *tails = hi_tails(t, w);
         for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
             int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
-            if (!any_within(tails + c, len, q16, 0, b->span)) continue;
+            if (!any_within(tails + c, len, q16, 0, b->span, swar)) continue;
             for (int64_t j = c; j < c + len; j++) {
                 uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q16));
                 if (pc > b->span) continue;
@@ -365,7 +377,7 @@ INLINE int64_t scan_bucket(Search *s, const Tables *t, Out *out, int64_t count, 
         uint16_t q16 = (uint16_t)half(query, 2 * w);
         for (int64_t c = b->start; c < b->end; c += CHUNK_TAILS) {
             int64_t len = b->end - c < CHUNK_TAILS ? b->end - c : CHUNK_TAILS;
-            if (!any_within(tails + c, len, q16, b->lo, b->span)) continue;
+            if (!any_within(tails + c, len, q16, b->lo, b->span, swar)) continue;
             for (int64_t j = c; j < c + len; j++) {
                 uint16_t pc = (uint16_t)__builtin_popcount((uint16_t)(tails[j] ^ q16));
                 if ((uint16_t)(pc - b->lo) > b->span) continue;
@@ -430,7 +442,7 @@ INLINE void probe_bucket(const Search *s, const Tables *t, uint32_t key, uint32_
  * of every word, independent loads issued together; (2) one pass over the buckets' tails,
  * prefetching BUCKET_AHEAD buckets ahead; (3) verification with the random reads overlapped. */
 INLINE int64_t search_segment_body(Search *s, const Tables *t, Out *out, int64_t count,
-                                    Bucket *bk, uint32_t *keys) {
+                                    Bucket *bk, uint32_t *keys, int swar) {
     int64_t nb = query_probes(s, 0, keys);
     for (int64_t i = 0; i < nb; i++) probe_bucket(s, t, keys[i], 0, &bk[i]);
     s->nc = s->nl = 0;
@@ -441,7 +453,7 @@ INLINE int64_t search_segment_body(Search *s, const Tables *t, Out *out, int64_t
             const Bucket *p = &bk[i + BUCKET_AHEAD];
             prefetch_bucket(t, p->w, p->side, p->start, p->end);
         }
-        count = scan_bucket(s, t, out, count, &bk[i]);
+        count = scan_bucket(s, t, out, count, &bk[i], swar);
     }
     count = flush_lo(s, t, out, count);
     return verify(s, t, out, count);
@@ -453,7 +465,7 @@ INLINE int64_t search_segment_body(Search *s, const Tables *t, Out *out, int64_t
  * several queries is read once. keys/tags: nq * probes-per-query entries, twice (radix sort). */
 INLINE int64_t search_sorted_body(Search *s, const Tables *t, Out *out, int64_t count,
                                    int64_t nq, uint32_t *keys, uint32_t *tags, uint32_t *keys2,
-                                   uint32_t *tags2) {
+                                   uint32_t *tags2, int swar) {
     int64_t np = 0;
     for (int64_t q = 0; q < nq; q++) {
         int64_t k = query_probes(s, (uint32_t)q, keys + np);
@@ -483,7 +495,7 @@ INLINE int64_t search_sorted_body(Search *s, const Tables *t, Out *out, int64_t 
             prefetch_bucket(t, ahead.w, ahead.side, ahead.start, ahead.end);
         }
         probe_bucket(s, t, keys[i], tags[i], &b);
-        count = scan_bucket(s, t, out, count, &b);
+        count = scan_bucket(s, t, out, count, &b, swar);
     }
     count = flush_lo(s, t, out, count);
     return verify(s, t, out, count);
@@ -550,16 +562,24 @@ INLINE int64_t search_decoded_body(const Tables *t, const uint64_t *queries, int
 #endif
 
 #define KERNEL(ret, name, params, args)                                                    \
-    AVX512 static ret name##_avx512 params { return name##_body args; }                   \
-    HOT static ret name##_generic params { return name##_body args; }
+    AVX512 static ret name##_avx512 params {                                               \
+        const int swar = 0;                                                                \
+        (void)swar;                                                                        \
+        return name##_body args;                                                           \
+    }                                                                                      \
+    HOT static ret name##_generic params {                                                 \
+        const int swar = 1;                                                                \
+        (void)swar;                                                                        \
+        return name##_body args;                                                           \
+    }
 
 KERNEL(int64_t, search_segment,
        (Search *s, const Tables *t, Out *out, int64_t count, Bucket *bk, uint32_t *keys),
-       (s, t, out, count, bk, keys))
+       (s, t, out, count, bk, keys, swar))
 KERNEL(int64_t, search_sorted,
        (Search *s, const Tables *t, Out *out, int64_t count, int64_t nq, uint32_t *keys,
         uint32_t *tags, uint32_t *keys2, uint32_t *tags2),
-       (s, t, out, count, nq, keys, tags, keys2, tags2))
+       (s, t, out, count, nq, keys, tags, keys2, tags2, swar))
 KERNEL(int64_t, scan_rows,
        (const uint64_t *queries, int64_t nq, const uint64_t *hashes, const uint8_t *alive,
         int64_t n, int64_t row0, int64_t r, Out *out, int64_t count),
