@@ -47,6 +47,7 @@
 #define CHUNK_TAILS 32                     /* tails tested together, without branches */
 #define CANDIDATES 1024                    /* hits collected before they are verified */
 #define DECODE_ROWS 16384                  /* rows decoded at a time by the linear scan */
+#define DECODE_AHEAD 32                    /* rows whose reads are in flight while decoding */
 #define MAX_MASK_RADIUS 8
 #define BUILD_THREADS_MIN_ROWS (1 << 18)   /* smaller segments build on the calling thread */
 #define N_MASKS 39203                      /* 16-bit masks of popcount <= 8 */
@@ -512,6 +513,10 @@ INLINE void decode_rows(const Tables *t, int64_t start, int64_t m, uint64_t *out
     for (int w = 0; w < N_WORDS; w++) {
         const uint16_t *tails = hi_tails(t, w);
         for (int64_t i = 0; i < m; i++) {
+            if (i + DECODE_AHEAD < m) { /* the reads of a row DECODE_AHEAD rows on, started now */
+                __builtin_prefetch(tails + pos[i + DECODE_AHEAD], 0, 3);
+                __builtin_prefetch(link_at(t, w, pos[i + DECODE_AHEAD]), 0, 3);
+            }
             uint64_t word = ((uint64_t)bucket_of(t, w, pos[i]) << 16) | tails[pos[i]];
             out[4 * i + (w >> 1)] |= word << (32 - 32 * (w & 1));
             if (w + 1 < N_WORDS) {
@@ -748,7 +753,10 @@ static void *link_words(void *arg) {
     for (int w = job->first_word; w < N_WORDS - 1; w += job->step) {
         uint8_t *links = job->hi_next + (int64_t)w * n * 3;
         const uint32_t *next = job->pos + (int64_t)w * n; /* word w + 1's positions */
-        for (int64_t c = 0; c < n; c++) put3(links + 3 * c, next[get3(links + 3 * c)]);
+        for (int64_t c = 0; c < n; c++) {
+            if (c + DECODE_AHEAD < n) __builtin_prefetch(next + get3(links + 3 * (c + DECODE_AHEAD)));
+            put3(links + 3 * c, next[get3(links + 3 * c)]);
+        }
     }
     job->ok = 1;
     return NULL;
