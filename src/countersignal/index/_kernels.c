@@ -556,8 +556,9 @@ INLINE int64_t search_decoded_body(const Tables *t, const uint64_t *queries, int
 
 /* Each search kernel is compiled twice: for CPUs with AVX-512 BITALG, where the tail filter
  * runs 32 tails per vpopcntw (a whole 16.7M-row segment searched 1.56x faster than with scalar
- * popcnt), and as per-CPU clones for the rest. The pick is made once, at import, from the
- * CPU's features (not its model name: virtual machines often report a generic one). */
+ * popcnt), and as per-CPU clones for the rest, which count a tail's bits with bit tricks
+ * (`swar`: vectorised, 16 tails per AVX2 instruction). The pick is made once, at import, from
+ * the CPU's features (not its model name: virtual machines often report a generic one). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define HAVE_AVX512_PATH 1
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bitalg,popcnt,bmi2")))
