@@ -495,7 +495,12 @@ def main() -> None:
         print(json.dumps(row))
         return
 
-    header = f"Machine: {describe(load=True)}; Python {platform.python_version()}"
+    from countersignal.index._kernels import ISA  # the kernels' build picked for this CPU
+
+    header = (
+        f"Machine: {describe(load=True)}; Python {platform.python_version()}; "
+        f"index kernels: {ISA}"
+    )
     print(header, flush=True)
     rows = []
     work = Path(tempfile.mkdtemp(prefix="pdq-bench-"))

@@ -391,7 +391,7 @@ def test_generic_kernels_agree_with_brute_force_on_any_cpu():
         from countersignal.index import _kernels
         from countersignal.index.pdq import PDQIndex
         from tests.index.conftest import brute_force, skewed_hashes, flip_bits
-        assert _kernels.ISA == "generic", _kernels.ISA
+        assert _kernels.ISA.startswith("generic"), _kernels.ISA
         rng = np.random.default_rng(5)
         hashes = skewed_hashes(rng, 20_000)
         index = PDQIndex()

@@ -610,6 +610,11 @@ static struct {
 static void pick_kernels(void) {
 #if HAVE_AVX512_PATH
     __builtin_cpu_init();
+#if __GNUC__ >= 12 /* name the clone GCC's resolver picks by the same test (for benchmarks) */
+    K.isa = __builtin_cpu_supports("x86-64-v3")   ? "generic:x86-64-v3"
+            : __builtin_cpu_supports("x86-64-v2") ? "generic:x86-64-v2"
+                                                  : "generic:baseline";
+#endif
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bitalg") &&
         __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi2") &&
