@@ -126,14 +126,24 @@ INLINE void emit(Out *out, int64_t *count, int64_t row, int64_t dist, int64_t ta
 
 INLINE const uint16_t *hi_tails(const Tables *t, int w) { return t->hi_tail + (int64_t)w * t->n; }
 
+/* Links are 3-byte little-endian positions. */
+INLINE void put3(uint8_t *at, uint32_t value) {
+    at[0] = value & 0xFF;
+    at[1] = (value >> 8) & 0xFF;
+    at[2] = (value >> 16) & 0xFF;
+}
+
+INLINE uint32_t get3(const uint8_t *at) {
+    return (uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16);
+}
+
 INLINE const uint8_t *link_at(const Tables *t, int w, int64_t pos) {
     return t->hi_next + ((int64_t)w * t->n + pos) * 3;
 }
 
 /* The position a link names in the next word's table; n (out of range) when it is damaged. */
 INLINE uint32_t follow(const Tables *t, int w, int64_t pos) {
-    const uint8_t *b = link_at(t, w, pos);
-    uint32_t next = (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16);
+    uint32_t next = get3(link_at(t, w, pos));
     return next < t->n ? next : (uint32_t)t->n;
 }
 
@@ -711,16 +721,6 @@ typedef struct {
     int first_word, step, ok;
 } BuildJob;
 
-INLINE void put3(uint8_t *at, uint32_t value) {
-    at[0] = value & 0xFF;
-    at[1] = (value >> 8) & 0xFF;
-    at[2] = (value >> 16) & 0xFF;
-}
-
-INLINE uint32_t get3(const uint8_t *at) {
-    return (uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16);
-}
-
 /* Fill the hi and lo tables of words first_word, first_word + step, ...: each table is the
  * second counting pass's output, written directly. A hi entry's link first holds its row;
  * link_words turns it into the next word's position once every word is placed. */
@@ -945,6 +945,31 @@ static int64_t probes_per_query(int64_t r, int64_t radii[N_WORDS]) {
     return total;
 }
 
+/* The arguments of a segment search, (queries, r, out_rows, out_dist[, out_query]): views[0]
+ * the queries (query_items uint64 words, -1: any number of rows), views[1..n_out] the outputs.
+ * -1 with an error set and nothing held. */
+static int search_args(SegmentTables *self, PyObject *const *args, Py_ssize_t nargs, int n_out,
+                       Py_ssize_t query_items, Py_buffer *views, int64_t *r, Out *out) {
+    if (nargs != 2 + n_out) {
+        PyErr_Format(PyExc_TypeError, "expected %d arguments", 2 + n_out);
+        return -1;
+    }
+    if (check_ready(self) < 0) return -1;
+    *r = PyLong_AsLongLong(args[1]);
+    if ((*r == -1 && PyErr_Occurred()) || check_threshold(*r) < 0) return -1;
+    if (get_buffer(args[0], &views[0], 8, query_items, 0, "query") < 0) return -1;
+    if (views[0].len % 32) {
+        PyErr_SetString(PyExc_ValueError, "queries: expected (n, 4) uint64 rows");
+        release(views, 1);
+        return -1;
+    }
+    if (get_out(args + 2, n_out, views + 1, out) < 0) {
+        release(views, 1);
+        return -1;
+    }
+    return 0;
+}
+
 /* search(query, r, out_rows, out_dist) -> count;
  * search_many(queries, r, out_rows, out_dist, out_query) -> count. Batches of SORTED_MIN
  * queries or more take their probes in table order (search_sorted), at most SORTED_PROBES
@@ -952,25 +977,10 @@ static int64_t probes_per_query(int64_t r, int64_t radii[N_WORDS]) {
 static PyObject *segment_search(SegmentTables *self, PyObject *const *args, Py_ssize_t nargs,
                                 int many) {
     int n_out = many ? 3 : 2;
-    if (nargs != 2 + n_out) {
-        PyErr_Format(PyExc_TypeError, "expected %d arguments", 2 + n_out);
-        return NULL;
-    }
-    if (check_ready(self) < 0) return NULL;
-    int64_t r = PyLong_AsLongLong(args[1]);
-    if ((r == -1 && PyErr_Occurred()) || check_threshold(r) < 0) return NULL;
     Py_buffer views[4];
-    if (get_buffer(args[0], &views[0], 8, many ? -1 : 4, 0, "query") < 0) return NULL;
-    if (views[0].len % 32) {
-        PyErr_SetString(PyExc_ValueError, "queries: expected (n, 4) uint64 rows");
-        release(views, 1);
-        return NULL;
-    }
+    int64_t r;
     Out out;
-    if (get_out(args + 2, n_out, views + 1, &out) < 0) {
-        release(views, 1);
-        return NULL;
-    }
+    if (search_args(self, args, nargs, n_out, many ? -1 : 4, views, &r, &out) < 0) return NULL;
     int64_t count = 0, nq = views[0].len / 32;
     const uint64_t *queries = views[0].buf;
     Search *s = malloc(sizeof(Search));
@@ -1027,25 +1037,10 @@ static PyObject *SegmentTables_search_many(SegmentTables *self, PyObject *const 
  * decoded a block at a time (huge thresholds, where the balls cover most buckets). */
 static PyObject *SegmentTables_search_brute(SegmentTables *self, PyObject *const *args,
                                             Py_ssize_t nargs) {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "expected 5 arguments");
-        return NULL;
-    }
-    if (check_ready(self) < 0) return NULL;
-    int64_t r = PyLong_AsLongLong(args[1]);
-    if ((r == -1 && PyErr_Occurred()) || check_threshold(r) < 0) return NULL;
     Py_buffer views[4];
-    if (get_buffer(args[0], &views[0], 8, -1, 0, "queries") < 0) return NULL;
-    if (views[0].len % 32) {
-        PyErr_SetString(PyExc_ValueError, "queries: expected (n, 4) uint64 rows");
-        release(views, 1);
-        return NULL;
-    }
+    int64_t r;
     Out out;
-    if (get_out(args + 2, 3, views + 1, &out) < 0) {
-        release(views, 1);
-        return NULL;
-    }
+    if (search_args(self, args, nargs, 3, -1, views, &r, &out) < 0) return NULL;
     uint64_t *block = malloc(32 * DECODE_ROWS);
     uint32_t *pos = malloc(4 * DECODE_ROWS);
     int64_t count = 0;
