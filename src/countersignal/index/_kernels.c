@@ -92,6 +92,10 @@ INLINE uint32_t half(const uint64_t *row, int h) {
     return (uint32_t)((row[h >> 2] >> (48 - 16 * (h & 3))) & 0xFFFF);
 }
 
+INLINE uint32_t word_of(const uint64_t *row, int w) {
+    return (uint32_t)(row[w >> 1] >> (32 - 32 * (w & 1)));
+}
+
 INLINE int64_t distance(const uint64_t *row, const uint64_t *query) {
     return __builtin_popcountll(row[0] ^ query[0]) + __builtin_popcountll(row[1] ^ query[1]) +
            __builtin_popcountll(row[2] ^ query[2]) + __builtin_popcountll(row[3] ^ query[3]);
@@ -195,6 +199,11 @@ INLINE uint16_t popcount16(uint16_t x, int swar) {
     return (uint16_t)((x + (x >> 8)) & 0x1F);
 }
 
+/* The word an entry of word w's hi table stands for: its bucket, then its tail. */
+INLINE uint32_t entry_word(const Tables *t, int w, int64_t pos) {
+    return (bucket_of(t, w, pos) << 16) | hi_tails(t, w)[pos];
+}
+
 /* Whether some tail has lo <= popcount(tail ^ q) <= lo + span: branch-free, so it vectorises
  * into 16-bit lanes (vpopcntw: 32 tails per AVX-512 instruction). */
 INLINE int any_within(const uint16_t *tails, int64_t len, uint16_t q, uint16_t lo,
@@ -267,8 +276,7 @@ INLINE int64_t verify(Search *s, const Tables *t, Out *out, int64_t count) {
             Cand e = c[i];
             if (e.pos >= t->n) continue; /* a damaged link */
             const uint64_t *q = s->queries + 4 * e.tag;
-            int64_t d = __builtin_popcount(bucket_of(t, e.u, e.pos) ^ half(q, 2 * e.u)) +
-                        __builtin_popcount(hi_tails(t, e.u)[e.pos] ^ half(q, 2 * e.u + 1));
+            int64_t d = __builtin_popcount(entry_word(t, e.u, e.pos) ^ word_of(q, e.u));
             e.dist = (uint16_t)(e.dist + d);
             if (e.dist > s->r || (e.u < e.w && d <= s->word_r[e.u])) continue;
             if (e.u == 0) e.row = e.pos;
@@ -527,8 +535,7 @@ INLINE void decode_rows(const Tables *t, int64_t start, int64_t m, uint64_t *out
                 __builtin_prefetch(tails + pos[i + DECODE_AHEAD], 0, 3);
                 __builtin_prefetch(link_at(t, w, pos[i + DECODE_AHEAD]), 0, 3);
             }
-            uint64_t word = ((uint64_t)bucket_of(t, w, pos[i]) << 16) | tails[pos[i]];
-            out[4 * i + (w >> 1)] |= word << (32 - 32 * (w & 1));
+            out[4 * i + (w >> 1)] |= (uint64_t)entry_word(t, w, pos[i]) << (32 - 32 * (w & 1));
             if (w + 1 < N_WORDS) {
                 uint32_t next = follow(t, w, pos[i]);
                 pos[i] = next < t->n ? next : 0; /* a damaged link: some row, never outside */
