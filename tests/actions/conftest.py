@@ -1,24 +1,4 @@
-from __future__ import annotations
+"""The case world's fixtures (tests/cases/world.py): databases at head, fast to reset; a
+world of organisations, banks and a vault; a webhook receiver on loopback."""
 
-import pytest
-
-from cases.world import (  # noqa: F401 - fixtures
-    Receiver,
-    World,
-    db_url,
-    make_world,
-    migrated_db_url,
-    pg_baseline,
-    sqlite_template,
-)
-
-
-@pytest.fixture
-def world(session_factory, tmp_path) -> World:
-    return make_world(session_factory, tmp_path)
-
-
-@pytest.fixture
-def receiver():
-    with Receiver() as server:
-        yield server
+from cases.world import *  # noqa: F403

@@ -29,6 +29,10 @@ from countersignal.db import transaction
 from countersignal.index.matcher import Matcher
 from loopback import serve_http
 
+# What a test package's conftest.py takes with `from cases.world import *`: the fixtures
+# (pytest finds them by name there). sqlite_template comes from tests/conftest.py.
+__all__ = ["db_url", "migrated_db_url", "pg_baseline", "receiver", "world"]
+
 ORG = "org_alpha"
 OTHER_ORG = "org_beta"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -196,9 +200,16 @@ AUTO_REMOVE_RULE = {
 }
 
 
-def make_world(session_factory, tmp_path: Path) -> World:
+@pytest.fixture
+def world(session_factory, tmp_path) -> World:
     matcher = Matcher(session_factory, None).load()
     return World(session_factory, Vault(Keyring.generate(), tmp_path / "vault"), matcher)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as server:
+        yield server
 
 
 # --- fast fresh databases: migrate once per session, copy per test ---------------------------
@@ -209,16 +220,6 @@ def _pg_admin(url: str):
 
     return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
                            autocommit=True, connect_timeout=3)
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory) -> Path:
-    """A SQLite file migrated to head once; tests start from a copy."""
-    from countersignal.db import migrate
-
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    migrate(f"sqlite:///{path}")
-    return path
 
 
 @dataclass
