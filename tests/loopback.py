@@ -51,6 +51,26 @@ def serve_http(
         thread.join(timeout=10)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that keeps test output clean (no request log) and answers in one
+    call."""
+
+    def reply(self, status: int, body: bytes = b"", content_type: str | None = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        """Status, ``Content-Type`` (unless None), extra ``headers``, ``Content-Length``, body."""
+        self.send_response(status)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 def _tail(log: Path | None) -> str:
     if log is None or not log.is_file():
         return ""

@@ -3,7 +3,6 @@ with small limits and fetching switched on for loopback (tests only)."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import time
 from collections.abc import Iterator
@@ -14,34 +13,21 @@ from api.helpers import png
 from countersignal.api.content import fetch_url, host_allowed
 from countersignal.errors import ContentTooLarge, Forbidden, InvalidInput
 from countersignal.settings import ApiSettings
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 IMAGE = png(11)
 
 
-class ContentHandler(http.server.BaseHTTPRequestHandler):
+class ContentHandler(QuietHandler):
     def do_GET(self):
         if self.path == "/image.png":
-            self._send(IMAGE, "image/png")
+            self.reply(200, IMAGE, "image/png")
         elif self.path == "/big":
-            self._send(b"x" * 200_000, "application/octet-stream")
+            self.reply(200, b"x" * 200_000, "application/octet-stream")
         elif self.path.startswith("/redirect"):
-            self.send_response(302)
-            self.send_header("Location", self.path.removeprefix("/redirect?to="))
-            self.end_headers()
+            self.reply(302, headers={"Location": self.path.removeprefix("/redirect?to=")})
         else:
-            self.send_response(404)
-            self.end_headers()
-
-    def _send(self, body: bytes, content_type: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+            self.reply(404)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from countersignal.cases import service
 from countersignal.cases.policy import set_policy
 from countersignal.db import transaction
 from countersignal.index.matcher import Matcher
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 # What a test package's conftest.py takes with `from cases.world import *`: the fixtures
 # (pytest finds them by name there). sqlite_template comes from tests/conftest.py.
@@ -63,22 +62,14 @@ class Receiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
                     receiver.requests.append(Received(self.path, dict(self.headers), body))
                     status = receiver.plan.pop(0) if receiver.plan else 200
                     number = len(receiver.requests)
-                payload = json.dumps({"reference": f"ack-{number}"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
+                self.reply(status, json.dumps({"reference": f"ack-{number}"}).encode())
 
         self._serving = serve_http(Handler)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -25,7 +24,7 @@ from countersignal.classify.models import Designation
 from countersignal.db import transaction
 from countersignal.errors import ContentTooLarge, Forbidden, InvalidInput
 from countersignal.settings import get_settings
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 
 def test_real_list_parses_with_aliases_qualities_and_original_names(un_records):
@@ -221,7 +220,7 @@ def https_server(tmp_path, versions):
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):
             if self.path == "/redirect":
                 self.send_response(302)
@@ -234,9 +233,6 @@ def https_server(tmp_path, versions):
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)

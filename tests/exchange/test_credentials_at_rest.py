@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import text
@@ -17,7 +16,7 @@ from countersignal.banks import service
 from countersignal.exchange import policy, sync
 from countersignal.exchange.client import PartnerEndpoint
 from countersignal.exchange.models import Partner, SyncState, credential_sealer
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 from .helpers import ORG
 from .peers import Medallion
@@ -112,18 +111,10 @@ def test_bearer_token_reaches_the_partner_server(db):
     """The token opened from its column is what the partner's server receives."""
     seen: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):
             seen.append(self.headers.get("Authorization", ""))
-            body = b'{"more": false, "objects": []}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/taxii+json;version=2.1")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+            self.reply(200, b'{"more": false, "objects": []}', "application/taxii+json;version=2.1")
 
     token = "tok-" + secrets.token_urlsafe(24)
     with serve_http(Handler) as server:

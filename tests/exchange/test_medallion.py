@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from countersignal.banks.models import BankItem
 from countersignal.exchange import policy, stix, sync
 from countersignal.exchange.models import Partner, SharingGroup, SyncState
 from countersignal.exchange.settings import get_exchange_settings
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 from .helpers import ORG, add, random_pdq
 from .peers import Medallion
@@ -198,7 +197,7 @@ def test_timeout_is_a_failure_not_a_hang(db, world, monkeypatch):
         silent.close()
 
 
-class _Poisoned(http.server.BaseHTTPRequestHandler):
+class _Poisoned(QuietHandler):
     """Pages of 1 object are fine except one whose body is garbage; bigger pages are garbage."""
 
     objects: ClassVar[list] = []
@@ -224,9 +223,6 @@ class _Poisoned(http.server.BaseHTTPRequestHandler):
         more = chunk and chunk[-1] < len(self.times) - 1
         body = {"more": bool(more), "objects": [self.objects[i] for i in chunk]}
         self.wfile.write(json.dumps(body).encode())
-
-    def log_message(self, *args):
-        pass
 
 
 def test_a_poisoned_page_is_cornered_and_skipped(db, world, monkeypatch):

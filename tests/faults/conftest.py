@@ -16,14 +16,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
 
 from api.conftest import COUNTERSIGNAL, PG_ADMIN_URL, Org, _pg_database, make_org, start_server
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 
 @dataclass
@@ -145,21 +144,13 @@ def slow_receiver() -> Iterator[SlowReceiver]:
     box: list[Delivery] = []
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             time.sleep(0.15)
             with lock:
                 box.append(Delivery(self.headers.get("Idempotency-Key", ""), body))
-            reply = json.dumps({"reference": f"ack-{len(box)}"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args):
-            pass
+            self.reply(200, json.dumps({"reference": f"ack-{len(box)}"}).encode())
 
     with serve_http(Handler) as server:
         yield SlowReceiver(f"{server.url}/hooks", box)

@@ -12,30 +12,24 @@ import secrets
 import sqlite3
 import subprocess
 import time
-from http.server import BaseHTTPRequestHandler
 
 import httpx
 
 from api.conftest import COUNTERSIGNAL, make_org
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 from .conftest import post_login
 
 
-def _partner_handler() -> tuple[type[BaseHTTPRequestHandler], list[str]]:
+def _partner_handler() -> tuple[type[QuietHandler], list[str]]:
     """A partner's TAXII server's handler that records the credentials it is sent and answers
     404, and the list it records them in."""
     seen: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):
             seen.append(self.headers.get("Authorization", ""))
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
+            self.reply(404, content_type=None)
 
     return Handler, seen
 

@@ -6,7 +6,6 @@ inward. Real resolution (getaddrinfo) and real loopback HTTP servers throughout.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -17,7 +16,7 @@ from countersignal.exchange import ssrf as partner_guard
 from countersignal.exchange.client import PartnerEndpoint, TaxiiClient
 from countersignal.netguard import is_public
 from countersignal.settings import ApiSettings
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 HOSTILE = [
     "http://127.0.0.1/", "http://127.8.9.10:8080/x", "http://localhost/", "http://vm/",
@@ -91,26 +90,16 @@ class Hits:
         self.paths: list[str] = []
         hits = self.paths
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _answer(self) -> None:
                 hits.append(self.path)
                 if self.path.startswith("/go?to="):
-                    self.send_response(302)
-                    self.send_header("Location", self.path.removeprefix("/go?to="))
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.reply(302, content_type=None,
+                               headers={"Location": self.path.removeprefix("/go?to=")})
                     return
-                body = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/taxii+json;version=2.1")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(200, b'{"ok": true}', "application/taxii+json;version=2.1")
 
             do_GET = do_POST = _answer
-
-            def log_message(self, *args) -> None:
-                pass
 
         self.handler = Handler
 

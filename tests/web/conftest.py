@@ -12,13 +12,12 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from api.conftest import COUNTERSIGNAL, make_org, start_server, stop_server
-from loopback import LoopbackServer, serve_http
+from loopback import LoopbackServer, QuietHandler, serve_http
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -55,19 +54,11 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     box: list[Received] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
             length = int(self.headers.get("Content-Length", 0))
             box.append(Received(dict(self.headers), self.rfile.read(length)))
-            reply = json.dumps({"reference": f"takedown-{len(box)}"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args):
-            pass
+            self.reply(200, json.dumps({"reference": f"takedown-{len(box)}"}).encode())
 
     with serve_http(Handler) as server:
         yield Receiver(f"{server.url}/hooks", box, server)

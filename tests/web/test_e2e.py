@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from api.helpers import encode, image
-from loopback import serve_http
+from loopback import QuietHandler, serve_http
 
 from .conftest import ARTIFACTS, PASSWORD
 
@@ -283,23 +283,14 @@ def test_cross_site_login_post_logs_nobody_in(stack, browser):
     ``127.0.0.1``) auto-submits the attacker's credentials to /ui/login. The browser had
     opened the login form before, so it holds a login cookie; SameSite=Strict keeps it home and
     the attacker cannot know the form's token: 403, and the browser has no session."""
-    from http.server import BaseHTTPRequestHandler
-
     attack = f"""<!doctype html><form id="f" method="post" action="{stack.url}/ui/login">
     <input name="email" value="{stack.users['bob']}"><input name="password" value="{PASSWORD}">
     <input name="csrf_token" value="guessed"></form>
     <script>document.getElementById("f").submit()</script>""".encode()
 
-    class Attacker(BaseHTTPRequestHandler):
+    class Attacker(QuietHandler):
         def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(attack)))
-            self.end_headers()
-            self.wfile.write(attack)
-
-        def log_message(self, *args):
-            pass
+            self.reply(200, attack, "text/html")
 
     with serve_http(Attacker) as server:
         page = browser.new_page()
