@@ -17,6 +17,9 @@ from countersignal.settings import Limits
 from countersignal.signals import hash_bytes
 from fuzz.budget import fuzz_settings, run_bounded
 
+# Pillow warns about the damaged EXIF these inputs carry; what is tested is the outcome
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
+
 LIMITS = Limits(max_image_pixels=4_000_000, max_video_seconds=30)
 
 
