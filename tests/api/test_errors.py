@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from api.helpers import png
+from api.helpers import mistyped_tiff, png
 
 PROBLEM = "application/problem+json"
 
@@ -112,6 +112,9 @@ def test_hostile_media(a):
     truncated = png(3)[:200]
     assert_problem(a.post("/v1/hash", files={"file": ("t.png", truncated, "image/png")}), 415)
     assert_problem(a.post("/v1/hash", files={"file": ("e.png", b"", "image/png")}), 415)
+    mistyped = assert_problem(
+        a.post("/v1/hash", files={"file": ("m.tif", mistyped_tiff(), "image/tiff")}), 415)
+    assert "corrupt" in mistyped["detail"]
 
     bomb = io.BytesIO()  # 20000 x 20000 pixels of one colour: tiny file, 400 MP decoded
     Image.new("L", (20000, 20000)).save(bomb, "PNG")

@@ -8,6 +8,7 @@ import io
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from api.helpers import mistyped_tiff
 from countersignal.classify import ClassifierResult, classify_image, classify_text, set_ocr
 from countersignal.classify.designations import enable_list, load_list_file
 from countersignal.classify.ocr import ocr_image
@@ -115,6 +116,8 @@ def test_ocr_reads_arabic_and_russian():
 def test_ocr_refuses_non_images_and_bombs(monkeypatch):
     with pytest.raises(UnsupportedContent):
         ocr_image(b"not an image")
+    with pytest.raises(UnsupportedContent):
+        ocr_image(mistyped_tiff())
     monkeypatch.setenv("COUNTERSIGNAL_LIMIT_MAX_IMAGE_PIXELS", "1000")
     get_settings.cache_clear()
     try:

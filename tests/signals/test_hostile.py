@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from api.helpers import mistyped_tiff
 from countersignal.errors import ContentTooLarge, UnsupportedContent
 from countersignal.settings import Limits
 from countersignal.signals import hash_bytes, hash_file
@@ -82,6 +83,14 @@ def test_corrupt_image_body(make_photo) -> None:
         hash_bytes(bytes(data))
     with pytest.raises(UnsupportedContent):
         hash_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+
+
+def test_any_decoder_error_is_unsupported_content() -> None:
+    """Pillow raises TypeError for this one; whatever a decoder raises, the content is bad."""
+    with pytest.raises(UnsupportedContent, match="corrupt or truncated image: TypeError"):
+        hash_bytes(mistyped_tiff())
+    with pytest.raises(UnsupportedContent):
+        open_image(mistyped_tiff())
 
 
 def test_empty_content(tmp_path: Path) -> None:

@@ -7,13 +7,11 @@ checked before any decoding, as for every other hostile input.
 
 from __future__ import annotations
 
-import io
-
 import pytesseract
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from countersignal.errors import ContentTooLarge, Unavailable, UnsupportedContent
-from countersignal.settings import get_settings
+from countersignal.errors import Unavailable, UnsupportedContent
+from countersignal.signals.pdq import open_image
 
 DEFAULT_LANGUAGES = "eng+ara+rus"
 _UPSCALE_BELOW_PX = 250  # images this short are enlarged 4×: Tesseract reads ~30 px letters best
@@ -22,16 +20,14 @@ _UPSCALE = 4
 
 def ocr_image(data: bytes, *, languages: str = DEFAULT_LANGUAGES, timeout_s: int = 60) -> str:
     """The text Tesseract reads in the image ``data``."""
-    limits = get_settings().limits
-    if len(data) > limits.max_image_bytes:
-        raise ContentTooLarge(f"image is larger than {limits.max_image_bytes} bytes")
+    # the same hostile-input checks as hashing: size, pixel count before decoding, any decoder
+    # failure a clear UnsupportedContent; upright as displayed
+    image = open_image(data)
     try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > limits.max_image_pixels:
-            raise ContentTooLarge(f"image has more than {limits.max_image_pixels} pixels")
-        image = ImageOps.exif_transpose(image).convert("L")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise UnsupportedContent(f"not a readable image: {exc}") from exc
+        image = image.convert("L")
+    except ValueError as exc:
+        reason = f"cannot read text in an image of mode {image.mode}: {exc}"
+        raise UnsupportedContent(reason) from None
     if image.height < _UPSCALE_BELOW_PX:
         image = image.resize((image.width * _UPSCALE, image.height * _UPSCALE), Image.LANCZOS)
     try:

@@ -19,7 +19,7 @@ import numpy as np
 import pdqhash
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from countersignal.errors import ContentTooLarge, InvalidSignal, UnsupportedContent
+from countersignal.errors import ContentTooLarge, InvalidInput, InvalidSignal, UnsupportedContent
 from countersignal.settings import Limits, get_settings
 from countersignal.signals.base import Signal, SignalType
 
@@ -166,12 +166,17 @@ def open_image(source: str | Path | bytes, *, limits: Limits | None = None) -> I
             image = Image.open(fp, formats=IMAGE_FORMATS)
             _check_pixels(image, limits)
             image.load()
+    except (InvalidInput, MemoryError):
+        raise
     except Image.DecompressionBombError as exc:
         raise ContentTooLarge(f"image pixel count over the limit: {exc}") from None
     except UnidentifiedImageError:
         raise UnsupportedContent("not an image, or an image format that is not supported") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise UnsupportedContent(f"corrupt or truncated image: {exc}") from None
+    except Exception as exc:
+        # Pillow's decoders meet hostile files with more than OSError/ValueError (a TIFF whose
+        # strip offsets are typed ASCII raises TypeError): whatever they raise, the content is bad
+        raise UnsupportedContent(
+            f"corrupt or truncated image: {type(exc).__name__}: {exc}") from None
     return upright(image)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, Response
-from PIL import Image, ImageFilter, ImageOps
+from PIL import ImageFilter, ImageOps
 from sqlalchemy.orm import Session
 
 from countersignal.actions import webhooks
@@ -19,7 +19,8 @@ from countersignal.api.deps import api_state, get_session
 from countersignal.cases import appeals, orders, service
 from countersignal.cases.models import ACTIONS, GROUND_TYPES, ORDER_REASONS
 from countersignal.db import utcnow
-from countersignal.errors import CountersignalError, NotFound, Unauthorized
+from countersignal.errors import CountersignalError, InvalidInput, NotFound, Unauthorized
+from countersignal.signals.pdq import open_image
 from countersignal.web import sessions
 from countersignal.web.pages import (
     HERE,
@@ -241,13 +242,13 @@ async def case_preview(request: Request, session: SessionDep, case_id: str):
         request, session, who, case_id, f"case review {case_id}: blurred preview"
     )
     try:
-        with Image.open(io.BytesIO(content)) as img:
-            img.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
-            blurred = ImageOps.grayscale(img).filter(ImageFilter.GaussianBlur(radius=18))
-            out = io.BytesIO()
-            blurred.save(out, format="PNG")
-    except (OSError, ValueError, Image.DecompressionBombError):
+        img = open_image(content)  # the hashing path's hostile-input checks
+        img.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
+        blurred = ImageOps.grayscale(img).filter(ImageFilter.GaussianBlur(radius=18))
+    except (InvalidInput, ValueError):
         raise NotFound("no preview for this content type") from None
+    out = io.BytesIO()
+    blurred.save(out, format="PNG")
     return secure(Response(out.getvalue(), media_type="image/png"))
 
 
