@@ -92,3 +92,24 @@ def test_csv_without_required_columns(session_factory):
             s, service.get_bank(s, ORG, bank.id), io.BytesIO(b"a,b\n1,2\n"), "csv"
         )
     assert report.items_added == 0 and "signal_type" in report.errors[0][1]
+
+
+def test_jsonl_labels_may_be_written_as_on_the_command_line(session_factory):
+    """``"kind:value[@ref]"`` strings, as in CSV and ``-l``, next to the object form."""
+    bank = _bank(session_factory)
+    lines = [
+        json.dumps({"signals": [{"type": "md5", "value": md5("s")}],
+                    "labels": ["designated_entity:ISIL@UN:QDe.115",
+                               {"kind": "tier", "value": "crisis"}]}),
+        json.dumps({"signals": [{"type": "md5", "value": md5("t")}], "labels": ["no-colon"]}),
+    ]
+    with session_factory() as s:
+        b = service.get_bank(s, ORG, bank.id)
+        report = bank_io.import_items(s, b, io.BytesIO("\n".join(lines).encode()), "jsonl")
+        assert report.items_added == 1
+        assert [n for n, _ in report.errors] == [2] and "kind:value" in report.errors[0][1]
+        out = io.StringIO()
+        bank_io.export_items(s, b, out, "jsonl")
+    labels = json.loads(out.getvalue().splitlines()[0])["labels"]
+    assert {(lb["kind"], lb["value"], lb.get("reference")) for lb in labels} == {
+        ("designated_entity", "ISIL", "UN:QDe.115"), ("tier", "crisis", None)}

@@ -5,6 +5,8 @@ JSON Lines: one item per line::
     {"external_id": "x1", "signals": [{"type": "pdq", "value": "..."}],
      "labels": [{"kind": "behaviour", "value": "glorification"}], "source": "...", "tlp": "AMBER"}
 
+A label may also be written as in CSV and on the command line: ``"behaviour:glorification"``.
+
 CSV: one signal per row with columns ``signal_type, signal_value`` and optional ``external_id,
 labels`` (``kind:value[@ref]`` separated by ``;``), ``source, source_ref, tlp, note``. Rows that
 share a non-empty ``external_id`` become one item.
@@ -66,7 +68,8 @@ def _item_from_json(obj: object) -> ItemInput:
     try:
         sigs = [SignalInput(str(s["type"]), str(s["value"]), s.get("quality")) for s in signals]
         labels = [
-            LabelInput(str(lb["kind"]), str(lb["value"]), lb.get("reference"))
+            LabelInput.parse(lb) if isinstance(lb, str)
+            else LabelInput(str(lb["kind"]), str(lb["value"]), lb.get("reference"))
             for lb in obj.get("labels") or []
         ]
     except (KeyError, TypeError, AttributeError) as exc:
