@@ -17,13 +17,16 @@ from datetime import timedelta
 from hypothesis import HealthCheck, settings
 
 IN_CI = os.environ.get("CI") == "true"
+# A bug hunt: COUNTERSIGNAL_FUZZ_SCALE=20 bash scripts/test.sh tests/fuzz runs 20x the examples
+# (ignored in CI, whose inputs and time stay fixed)
+SCALE = 1 if IN_CI else max(1, int(os.environ.get("COUNTERSIGNAL_FUZZ_SCALE", "1")))
 
 
 def fuzz_settings(examples: int, deadline_ms: int = 2000) -> settings:
     """Deterministic in CI (same inputs every run, so a failure reproduces and time is fixed);
     random locally, where a new failure is worth finding."""
     return settings(
-        max_examples=examples,
+        max_examples=examples * SCALE,
         deadline=timedelta(milliseconds=deadline_ms),
         derandomize=IN_CI,
         database=None,
